@@ -1,0 +1,117 @@
+"""When the assistant hands a conversation to a person, and the hints it sends along.
+
+These are *hints*: the escalation engine of the handoff service makes the final decision
+(it also weighs sentiment, customer tier and queue load) and may pick another team or
+severity. The assistant only says why it is handing over and what it already tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Severity(StrEnum):
+    """Urgency, sev1 being the most urgent."""
+
+    SEV1 = "sev1"
+    SEV2 = "sev2"
+    SEV3 = "sev3"
+    SEV4 = "sev4"
+
+
+@dataclass(frozen=True)
+class EscalationHint:
+    """Why the assistant hands over, and where it suggests the conversation should go."""
+
+    reason: str  # machine-readable reason code, stored in the handoff_reason slot
+    category: str
+    severity: Severity
+    team: str
+    response: str  # the domain response that tells the customer a colleague takes over
+    headline: str  # first words of the handoff summary an agent reads
+
+
+SECURITY_RISK = EscalationHint(
+    reason="security_risk",
+    category="security",
+    severity=Severity.SEV1,
+    team="security",
+    response="utter_handoff_security",
+    headline="Customer reports a compromised card",
+)
+POSSIBLE_FRAUD = EscalationHint(
+    reason="possible_fraud",
+    category="billing",
+    severity=Severity.SEV2,
+    team="disputes",
+    response="utter_handoff_disputes",
+    headline="Customer does not recognise a payment",
+)
+CHURN_RISK = EscalationHint(
+    reason="churn_risk",
+    category="relationship",
+    severity=Severity.SEV3,
+    team="relationship",
+    response="utter_handoff_relationship",
+    headline="Customer wants to close their account",
+)
+REQUEST_HUMAN = EscalationHint(
+    reason="request_human",
+    category="general",  # the customer gave no topic, so no more specific category
+    severity=Severity.SEV4,
+    team="general",
+    response="utter_handoff_requested",
+    headline="Customer asked to talk to a person",
+)
+REPEATED_FALLBACK = EscalationHint(
+    reason="repeated_fallback",
+    category="technical",
+    severity=Severity.SEV4,
+    team="general",
+    response="utter_handoff_fallback",
+    headline="Assistant did not understand the customer twice in a row",
+)
+BOT_ERROR = EscalationHint(
+    reason="bot_error",
+    category="technical",
+    severity=Severity.SEV3,
+    team="general",
+    response="utter_backend_error",
+    headline="Assistant could not reach the bank's systems",
+)
+
+HINTS_BY_REASON: Mapping[str, EscalationHint] = MappingProxyType(
+    {
+        hint.reason: hint
+        for hint in (
+            SECURITY_RISK,
+            POSSIBLE_FRAUD,
+            CHURN_RISK,
+            REQUEST_HUMAN,
+            REPEATED_FALLBACK,
+            BOT_ERROR,
+        )
+    }
+)
+
+# Intents that always end in a handoff, after the action has taken the first safe step.
+INTENT_ESCALATIONS: Mapping[str, EscalationHint] = MappingProxyType(
+    {
+        "compromised_card": SECURITY_RISK,
+        "card_payment_not_recognised": POSSIBLE_FRAUD,
+        "cash_withdrawal_not_recognised": POSSIBLE_FRAUD,
+        "direct_debit_payment_not_recognised": POSSIBLE_FRAUD,
+        "terminate_account": CHURN_RISK,
+        "request_human": REQUEST_HUMAN,
+    }
+)
+
+
+def escalation_for_intent(intent: str | None) -> EscalationHint | None:
+    """The hint for an intent that always escalates, else None."""
+    if intent is None:
+        return None
+    return INTENT_ESCALATIONS.get(intent)

@@ -1,0 +1,1 @@
+"""Build steps for the trained artefacts: NLU data conversion, the sentence encoder, model caching."""
