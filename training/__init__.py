@@ -1,1 +1,1 @@
-"""Build steps for the trained artefacts: NLU data conversion, the sentence encoder, model caching."""
+"""Build steps for trained artefacts: NLU data, the sentence encoder, model caching."""

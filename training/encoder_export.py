@@ -100,7 +100,9 @@ def _check_parity(encoder: torch.nn.Module, tokenizer, onnx_path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--source", type=Path, default=None, help="encoder folder (default: bundled)")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="encoder folder (default: bundled)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -1,0 +1,85 @@
+# Front door of the project: `make run` and `make test` set up whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON311   ?= python3.11
+TORCH_SPEC  ?= torch==2.13.0
+DATA_DIR    ?= $(abspath ../shared/data)
+VENV        := .venv
+VENV_RASA   := .venv-rasa
+PY          := $(VENV)/bin/python
+RASA_PY     := $(VENV_RASA)/bin/python
+RASA        := $(VENV_RASA)/bin/rasa
+BANK_DB     := var/demobank.sqlite
+
+export HANDOFF_PATHS__DATA_DIR := $(DATA_DIR)
+BANK_URL    ?= sqlite:///$(CURDIR)/$(BANK_DB)
+# One demo bank for everyone: the service reads HANDOFF_BANK__URL, the action server BANK_DATABASE_URL.
+export HANDOFF_BANK__URL := $(BANK_URL)
+export BANK_DATABASE_URL := $(BANK_URL)
+# Rasa and TensorFlow are chatty and phone home by default; neither helps here.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup models demo-db validate test test-unit test-bot test-stories nlu-eval run lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# --- environments -------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON311) >/dev/null || { echo "Python 3.11 is required ($(PYTHON311) not found)"; exit 1; }
+	$(PYTHON311) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@# torch first and pinned: a bare requirement would resolve to a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV_RASA)/.installed: bot/requirements.txt
+	@PY310=$$(tools/find-python310.sh) && $$PY310 -m venv $(VENV_RASA)
+	$(RASA_PY) -m pip install --quiet --upgrade "pip<24.1"
+	$(RASA_PY) -m pip install --quiet -r bot/requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments
+
+# --- built artefacts ----------------------------------------------------------------------
+models: setup ## Build NLU data, the encoder and the Rasa model (cached by a hash of their inputs)
+	$(PY) -m training.build_models
+
+$(BANK_DB): $(VENV)/.installed
+	$(PY) -m demobank seed --url $(BANK_URL)
+
+demo-db: $(BANK_DB) ## Create and seed the demo bank
+
+# --- checks -------------------------------------------------------------------------------
+validate: models ## rasa data validate (warnings fail)
+	$(RASA) data validate --config config.yml --domain bot/domain --data data --fail-on-warnings
+
+test-unit: setup ## Fast tests of the service, actions and demo bank (no servers)
+	$(PY) -m pytest tests --ignore=tests/bot -m "not integration" -q
+
+test-bot: models ## Tests of the Rasa-side code, in the Rasa environment
+	$(RASA_PY) -m pytest tests/bot -q
+
+test-stories: models ## rasa test on the test stories (end to end, NLU included)
+	$(RASA) test core --model models --stories tests/stories --out reports/stories --fail-on-prediction-errors
+
+test: models demo-db validate ## Set up and run the whole suite
+	$(PY) -m pytest tests --ignore=tests/bot -q
+	$(RASA_PY) -m pytest tests/bot -q
+	$(RASA) test core --model models --stories tests/stories --out reports/stories --fail-on-prediction-errors
+
+nlu-eval: models ## Intent accuracy and macro-F1 on the held-out 20 % of Banking77
+	$(PY) -m training.nlu_eval --rasa $(RASA) --out reports/nlu-eval
+
+# --- running ------------------------------------------------------------------------------
+run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all
+	$(PY) -m handoff stack
+
+lint: setup ## Static checks
+	$(PY) -m ruff check handoff actions demobank training tests
+
+clean: ## Remove built artefacts (the model cache outside the checkout stays)
+	rm -rf models var reports data/nlu/generated

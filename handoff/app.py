@@ -1,0 +1,111 @@
+"""The handoff service's HTTP application.
+
+:func:`create_app` builds it; the lifespan opens the shared HTTP client and database engines on
+start-up and releases them on shutdown. Routes so far:
+
+* ``GET /healthz``: liveness. The process answers; no dependency is checked, so a slow Rasa
+  never gets the service restarted.
+* ``GET /readyz``: readiness. 200 when every dependency check passes, else 503; both list the
+  checks with their details.
+
+OpenAPI stays on: the interactive docs are at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, Request, Response, status
+from pydantic import BaseModel
+
+from handoff import __version__
+from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
+from handoff.resources import open_resources
+from handoff.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class Liveness(BaseModel):
+    """The answer of ``/healthz``."""
+
+    status: Literal["alive"] = "alive"
+
+
+class Readiness(BaseModel):
+    """The answer of ``/readyz``: the verdict and every check behind it."""
+
+    status: Literal["ready", "not_ready"]
+    checks: list[CheckResult]
+
+
+def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None = None) -> FastAPI:
+    """Build the service.
+
+    ``settings`` defaults to :func:`~handoff.settings.get_settings`. ``probes`` replaces the
+    readiness probes built on the shared clients (tests pass fakes); the clients are opened
+    either way, since the service's other routes will use them.
+    """
+    settings = settings if settings is not None else get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings) as resources:
+            app.state.settings = settings
+            app.state.probes = (
+                list(probes) if probes is not None else default_probes(settings, resources)
+            )
+            logger.info(
+                "handoff service %s started (Rasa %s, action server %s)",
+                __version__,
+                settings.rasa.url,
+                settings.actions.url,
+            )
+            yield
+        logger.info("handoff service stopped")
+
+    app = FastAPI(
+        title="Handoff desk",
+        summary="Takes customer conversations over from the Rasa assistant.",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    _add_health_routes(app)
+    return app
+
+
+def _probes(request: Request) -> list[Probe]:
+    probes: list[Probe] = request.app.state.probes
+    return probes
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _add_health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> Liveness:
+        """Liveness: the process is up and serving. Checks no dependency."""
+        return Liveness()
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
+    )
+    async def readyz(
+        response: Response,
+        probes: Annotated[list[Probe], Depends(_probes)],
+        settings: Annotated[Settings, Depends(_settings)],
+    ) -> Readiness:
+        """Readiness: 200 when Rasa, the action server and both databases answer, else 503."""
+        results = await check_all(probes, settings.readiness.probe_timeout_seconds)
+        if all_ok(results):
+            return Readiness(status="ready", checks=results)
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Readiness(status="not_ready", checks=results)

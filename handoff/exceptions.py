@@ -1,0 +1,37 @@
+"""Errors raised by the handoff service on purpose.
+
+Hierarchy::
+
+    HandoffError                  base class of every error below
+    ├── ConfigurationError        a setting is well-formed but cannot be used, e.g. the
+    │                             database driver of a URL is not installed or the folder
+    │                             of the service's SQLite file cannot be created
+    └── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
+                                  serve right now; readiness probes raise it and report it
+                                  as a failing check, so it never escapes as an HTTP 500
+
+Malformed settings (a port out of range, a non-http URL) are refused earlier, by pydantic, as
+``pydantic.ValidationError`` when :class:`handoff.settings.Settings` is built.
+
+Errors are turned into HTTP status codes only at the edge, in :mod:`handoff.app`; the CLI turns
+them into exit codes.
+"""
+
+from __future__ import annotations
+
+
+class HandoffError(Exception):
+    """Base class of every error the handoff service raises on purpose."""
+
+
+class ConfigurationError(HandoffError):
+    """A setting passed validation but cannot be put to use on this machine."""
+
+
+class DependencyUnavailable(HandoffError):
+    """A dependency of the service cannot serve; ``str(error)`` says why, for an operator."""
+
+    def __init__(self, dependency: str, reason: str) -> None:
+        super().__init__(reason)
+        self.dependency = dependency
+        self.reason = reason

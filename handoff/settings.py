@@ -1,0 +1,182 @@
+"""The one place for the handoff service's URLs, paths and thresholds.
+
+Values come from the environment, prefixed ``HANDOFF_``; nested groups are reached with a double
+underscore, e.g. ``HANDOFF_SERVER__PORT=8001`` or ``HANDOFF_RASA__URL=http://rasa:5005``. Nothing
+is read at import time: call :func:`get_settings` (cached, for the running service) or build
+:class:`Settings` directly (tests, or to pass explicit values as keyword arguments).
+
+Obviously invalid values (a port out of range, a URL that is not http(s), a database URL that
+SQLAlchemy cannot parse, a non-positive timeout) are refused with ``pydantic.ValidationError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PositiveFloat,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+ENV_PREFIX = "HANDOFF_"
+ENV_NESTED_DELIMITER = "__"
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def repo_root() -> Path:
+    """The repository checkout: the folder that holds the ``handoff`` package."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _http_base_url(value: str) -> str:
+    # pydantic's HttpUrl does the checking (scheme http/https, a host); the value is kept as a
+    # plain string without a trailing slash so callers can append "/status" and friends.
+    try:
+        url = _HTTP_URL.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"not an http(s) URL: {exc.errors()[0]['msg']}") from None
+    return str(url).rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    # Parse and load the dialect now so a typo fails at start-up rather than on first query.
+    # The DBAPI driver itself is only imported when an engine is built.
+    try:
+        make_url(value).get_dialect()
+    except NoSuchModuleError as exc:  # a subclass of ArgumentError, so it goes first
+        raise ValueError(f"unknown database dialect: {exc}") from None
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {exc}") from None
+    return value
+
+
+def _user_cache_dir() -> Path:
+    # The XDG base-directory convention: $XDG_CACHE_HOME when set, else ~/.cache.
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def _expand_user(value: Path) -> Path:
+    return value.expanduser()
+
+
+HttpBaseUrl = Annotated[str, AfterValidator(_http_base_url)]
+"""An http(s) URL, stored without a trailing slash."""
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+"""A SQLAlchemy database URL, e.g. ``sqlite:////abs/path.sqlite``."""
+
+LocalPath = Annotated[Path, AfterValidator(_expand_user)]
+"""A filesystem path; a leading ``~`` is expanded."""
+
+
+class _Group(BaseModel):
+    # A misspelt key in a group (HANDOFF_SERVER__PROT) is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Group):
+    """Where the handoff service listens."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class RasaSettings(_Group):
+    """The Rasa server (started with ``--enable-api``)."""
+
+    url: HttpBaseUrl = "http://localhost:5005"
+    request_timeout_seconds: PositiveFloat = 10.0
+    auth_token: SecretStr | None = Field(
+        default=None,
+        description="The token Rasa was started with (--auth-token), sent as ?token=.",
+    )
+
+
+class ActionsSettings(_Group):
+    """The rasa-sdk action server."""
+
+    url: HttpBaseUrl = "http://localhost:5055"
+
+
+class DatabaseSettings(_Group):
+    """The handoff service's own database."""
+
+    url: DatabaseUrl = Field(
+        default_factory=lambda: f"sqlite:///{repo_root() / 'var' / 'handoff.sqlite'}"
+    )
+
+
+class BankSettings(_Group):
+    """The demo bank's database, which the service only reads."""
+
+    # The action server reads the same database from the BANK_DATABASE_URL environment
+    # variable (see actions/bank_session.py); both default to var/demobank.sqlite, and when
+    # one is overridden the other must be set to the same URL.
+    url: DatabaseUrl = Field(
+        default_factory=lambda: f"sqlite:///{repo_root() / 'var' / 'demobank.sqlite'}"
+    )
+
+
+class PathsSettings(_Group):
+    """Folders for datasets, trained models and downloaded model files."""
+
+    data_dir: LocalPath = Field(
+        default_factory=lambda: repo_root().parent / "shared" / "data",
+        description="Public datasets (Banking77 and others).",
+    )
+    models_dir: LocalPath = Field(default_factory=lambda: repo_root() / "models")
+    model_cache_dir: LocalPath = Field(
+        default_factory=lambda: _user_cache_dir() / "handoff-desk",
+        description="Trained models cached by a hash of their inputs, shared by every checkout.",
+    )
+    run_dir: LocalPath = Field(
+        default_factory=lambda: repo_root() / "var",
+        description="Logs and generated runtime files of `make run`.",
+    )
+
+class ReadinessSettings(_Group):
+    """How ``/readyz`` and ``handoff ready`` probe the dependencies."""
+
+    probe_timeout_seconds: PositiveFloat = 2.0
+
+
+class Settings(BaseSettings):
+    """Every setting of the handoff service, in groups."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    rasa: RasaSettings = Field(default_factory=RasaSettings)
+    actions: ActionsSettings = Field(default_factory=ActionsSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bank: BankSettings = Field(default_factory=BankSettings)
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first call.
+
+    Tests that change the environment call ``get_settings.cache_clear()`` afterwards.
+    """
+    return Settings()

@@ -1,0 +1,194 @@
+"""Build what the assistant needs, reusing cached artefacts whose inputs have not changed.
+
+Steps, each keyed by a hash of its inputs (see `model_cache`):
+1. NLU examples from Banking77 (train split into `data/nlu/generated/`, held-out 20 % into
+   `var/eval/`), regenerated every time because it takes a second and is deterministic;
+2. the MiniLM encoder exported to ONNX (`models/encoder/`);
+3. the Rasa model (`models/assistant-<key>.tar.gz`), trained in the Rasa environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from training import banking77, encoder_export
+from training.model_cache import content_key, files_under, place, store
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RASA_INPUTS = (
+    "config.yml",
+    "bot/domain/*.yml",
+    "bot/nlu/*.py",
+    "data/**/*.yml",
+)
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Where inputs are read and artefacts land."""
+
+    root: Path
+    data_dir: Path
+    cache_dir: Path
+    rasa_python: Path
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def generated_nlu(self) -> Path:
+        return self.root / "data/nlu/generated/banking77.yml"
+
+    @property
+    def heldout_nlu(self) -> Path:
+        return self.root / "var/eval/banking77_heldout.yml"
+
+
+def build_nlu_data(paths: BuildPaths) -> None:
+    """Regenerate the Banking77 NLU files from the public dataset."""
+    source = paths.data_dir / "banking77" / "train.csv"
+    if not source.is_file():
+        raise SystemExit(
+            f"Banking77 not found at {source}. Set HANDOFF_PATHS__DATA_DIR (or DATA_DIR for make) "
+            "to a folder holding banking77/train.csv (see the README, 'Datasets')."
+        )
+    banking77.main(
+        [
+            "--source",
+            str(source),
+            "--train-out",
+            str(paths.generated_nlu),
+            "--heldout-out",
+            str(paths.heldout_nlu),
+        ]
+    )
+
+
+def build_encoder(paths: BuildPaths) -> str:
+    """Export the encoder unless the cache has it; returns its key."""
+    source = encoder_export.default_encoder_dir()
+    key = content_key(
+        [
+            PROJECT_ROOT / "training/encoder_export.py",
+            source / "model.safetensors",
+            source / "tokenizer.json",
+            source / "config.json",
+        ],
+        PROJECT_ROOT,
+        extras=[f"torch={metadata.version('torch')}", f"onnx={metadata.version('onnx')}"],
+    )
+    cached = paths.cache_dir / f"encoder-{key[:16]}"
+    if cached.is_dir():
+        logger.info("encoder: cached (%s)", cached)
+    else:
+        logger.info("encoder: exporting MiniLM to ONNX")
+        with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
+            encoder_export.export(source, Path(scratch) / "encoder")
+            store(Path(scratch) / "encoder", cached)
+    place(cached, paths.models / "encoder")
+    return key
+
+
+def build_rasa_model(paths: BuildPaths, encoder_key: str) -> Path:
+    """Train the Rasa model unless the cache has one for exactly these inputs."""
+    inputs = files_under(paths.root, RASA_INPUTS)
+    key = content_key(inputs, paths.root, extras=[encoder_key, _rasa_version(paths)])
+    name = f"assistant-{key[:16]}.tar.gz"
+    cached = paths.cache_dir / name
+    if cached.is_file():
+        logger.info("rasa model: cached (%s)", cached)
+    else:
+        seconds = _train_rasa(paths, cached)
+        _write_json(cached.with_suffix(".json"), {"train_seconds": round(seconds, 1)})
+    for stale in paths.models.glob("assistant-*.tar.gz"):
+        if stale.name != name:
+            stale.unlink()
+    target = paths.models / name
+    place(cached, target)
+    if cached.with_suffix(".json").is_file():
+        place(cached.with_suffix(".json"), paths.models / "assistant-train.json")
+    return target
+
+
+def _train_rasa(paths: BuildPaths, cached: Path) -> float:
+    logger.info("rasa model: training (inputs changed or first build)")
+    with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
+        started = time.monotonic()
+        subprocess.run(
+            [
+                str(paths.rasa_python),
+                "-m",
+                "rasa",
+                "train",
+                "--config",
+                "config.yml",
+                "--domain",
+                "bot/domain",
+                "--data",
+                "data",
+                "--out",
+                scratch,
+                "--fixed-model-name",
+                cached.name.removesuffix(".tar.gz"),
+            ],
+            cwd=paths.root,
+            check=True,
+        )
+        seconds = time.monotonic() - started
+        store(Path(scratch) / cached.name, cached)
+    logger.info("rasa model: trained in %.0f s", seconds)
+    return seconds
+
+
+def _rasa_version(paths: BuildPaths) -> str:
+    result = subprocess.run(
+        [str(paths.rasa_python), "-c", "import rasa; print(rasa.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return f"rasa={result.stdout.strip()}"
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--rasa-python", type=Path, default=PROJECT_ROOT / ".venv-rasa/bin/python")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from handoff.settings import get_settings
+
+    settings = get_settings()
+    paths = BuildPaths(
+        root=PROJECT_ROOT,
+        data_dir=(args.data_dir or settings.paths.data_dir).resolve(),
+        cache_dir=(args.cache_dir or settings.paths.model_cache_dir),
+        rasa_python=args.rasa_python,
+    )
+    paths.cache_dir.mkdir(parents=True, exist_ok=True)
+    build_nlu_data(paths)
+    encoder_key = build_encoder(paths)
+    model = build_rasa_model(paths, encoder_key)
+    print(f"models ready: {model.relative_to(PROJECT_ROOT)}, models/encoder/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
