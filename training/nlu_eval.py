@@ -118,7 +118,7 @@ def _table(scores: NluScores, model_name: str) -> str:
         ("weighted F1", f"{scores.weighted_f1:.4f}"),
         (f"below fallback threshold {scores.fallback_threshold:.2f}",
          f"{scores.below_fallback_threshold:.2%}"),
-        ("full model training time", trained),
+        ("last model build (cached parts reused)", trained),
     ]
     lines = [f"Banking77 held-out evaluation of {model_name}"]
     lines += [f"  {label:<32}{value}" for label, value in rows]
