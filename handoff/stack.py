@@ -177,6 +177,8 @@ def tail(path: Path, lines: int = 30) -> str:
 
 def run_stack(settings: Settings) -> int:
     """Start everything, print the URLs, block until a signal or a failure; returns exit code."""
+    # The readiness poll would log one line per second while Rasa loads its model.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     specs = service_specs(settings)
     stack = Stack(specs)
     stop_requested: list[int] = []
