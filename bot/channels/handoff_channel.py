@@ -131,8 +131,18 @@ def parse_request(body: bytes, max_message_chars: int) -> HandoffRequest:
         )
 
     # Rasa strips the text anyway; stripping first keeps whitespace out of the length budget.
-    text, truncated = truncate(message.strip(), max_message_chars)
+    text, truncated = truncate(customer_text(message), max_message_chars)
     return HandoffRequest(sender=sender, text=text, metadata=metadata, truncated=truncated)
+
+
+def customer_text(message: str) -> str:
+    """The message as plain customer text: leading slashes removed.
+
+    Rasa reads a message starting with ``/`` as an intent shortcut (``/request_human``,
+    ``/card_arrival{"x": 1}``) and skips NLU. A customer must not be able to pick the intent or
+    inject entities, so the text reaches the classifier like any other message.
+    """
+    return message.strip().lstrip("/").strip()
 
 
 def truncate(text: str, max_chars: int) -> tuple[str, bool]:

@@ -92,6 +92,19 @@ def test_parse_request_message_of_exactly_the_limit_is_kept_whole() -> None:
     assert turn.truncated is False
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("/request_human", "request_human"),
+        ('  //card_arrival{"amount": 9999}', 'card_arrival{"amount": 9999}'),
+        ("my card / PIN is blocked", "my card / PIN is blocked"),
+    ],
+)
+def test_parse_request_never_lets_a_customer_pick_the_intent(typed: str, expected: str) -> None:
+    body = json.dumps({"sender": "c-1", "message": typed}).encode()
+    assert parse_request(body, max_message_chars=2000).text == expected
+
+
 def test_truncate_drops_whitespace_left_at_the_cut() -> None:
     assert truncate("hello world", 6) == ("hello", True)
     assert truncate("hello", 6) == ("hello", False)
