@@ -10,10 +10,9 @@ VENV_RASA   := .venv-rasa
 PY          := $(VENV)/bin/python
 RASA_PY     := $(VENV_RASA)/bin/python
 RASA        := $(VENV_RASA)/bin/rasa
-BANK_DB     := var/demobank.sqlite
 
 export HANDOFF_PATHS__DATA_DIR := $(DATA_DIR)
-BANK_URL    ?= sqlite:///$(CURDIR)/$(BANK_DB)
+BANK_URL    ?= sqlite:///$(CURDIR)/var/demobank.sqlite
 # One demo bank for everyone: the service reads HANDOFF_BANK__URL, the action server BANK_DATABASE_URL.
 export HANDOFF_BANK__URL := $(BANK_URL)
 export BANK_DATABASE_URL := $(BANK_URL)
@@ -48,10 +47,10 @@ setup: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments
 models: setup ## Build NLU data, the encoder and the Rasa model (cached by a hash of their inputs)
 	$(PY) -m training.build_models
 
-$(BANK_DB): $(VENV)/.installed
+# Seeding is idempotent and cheap, and the demo's dates are relative to the day it runs, so it
+# runs every time: a card "due in 3 days" stays due in 3 days however old the checkout is.
+demo-db: $(VENV)/.installed ## Create the demo bank, or reset it to its seeded state
 	$(PY) -m demobank seed --url $(BANK_URL)
-
-demo-db: $(BANK_DB) ## Create and seed the demo bank
 
 # --- checks -------------------------------------------------------------------------------
 validate: models ## rasa data validate (warnings fail)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from demobank.db import create_bank_engine, create_schema, session_factory, session_scope
+from demobank.db import create_bank_engine, session_factory, session_scope
 from demobank.exceptions import BankError
 from demobank.queries import list_customers
-from demobank.seed import seed_demo_bank
+from demobank.seed import create_demo_bank
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ def _seed(url: str) -> str:
     _ensure_sqlite_folder(url)
     engine = create_bank_engine(url)
     try:
-        create_schema(engine)
-        with session_scope(session_factory(engine)) as session:
-            summary = seed_demo_bank(session, datetime.now(UTC))
+        summary = create_demo_bank(engine, datetime.now(UTC))
     finally:
         engine.dispose()
     return f"seeded {summary.describe()} into {make_url(url).render_as_string(hide_password=True)}"

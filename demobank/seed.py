@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from demobank.db import create_schema, session_factory, session_scope
 from demobank.models import (
     Base,
     Card,
@@ -75,6 +77,13 @@ class SeedSummary:
             f"{self.customers} customers, {self.cards} cards, {self.transactions} transactions, "
             f"{self.transfers} transfers, {self.top_ups} top-ups, {self.refunds} refunds"
         )
+
+
+def create_demo_bank(engine: Engine, now: datetime) -> SeedSummary:
+    """Create any missing tables and seed the demo customers, in one committed transaction."""
+    create_schema(engine)
+    with session_scope(session_factory(engine)) as session:
+        return seed_demo_bank(session, now)
 
 
 def seed_demo_bank(session: Session, now: datetime) -> SeedSummary:

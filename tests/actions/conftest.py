@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from actions import bank_session, clock
-from demobank.db import create_bank_engine, create_schema, session_factory
-from demobank.seed import seed_demo_bank
+from demobank.db import create_bank_engine, session_factory
+from demobank.seed import create_demo_bank
 
 # A Wednesday, so "2 working days ago" and "2 days ago" are the same day (Monday).
 NOW = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
@@ -81,10 +81,7 @@ def domain_responses() -> dict[str, list[dict[str, Any]]]:
 def bank_engine() -> Iterator[Engine]:
     """The seeded in-memory bank engine, not yet wired into the actions."""
     engine = create_bank_engine("sqlite://")
-    create_schema(engine)
-    with session_factory(engine)() as session:
-        seed_demo_bank(session, NOW)
-        session.commit()
+    create_demo_bank(engine, NOW)
     yield engine
     engine.dispose()
 

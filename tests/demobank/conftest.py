@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from demobank.db import create_bank_engine, create_schema, session_factory
-from demobank.seed import seed_demo_bank
+from demobank.db import create_bank_engine, session_factory
+from demobank.seed import create_demo_bank
 
 SEEDED_AT = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)  # a Wednesday
 
@@ -25,10 +25,7 @@ def seeded_at() -> datetime:
 def engine() -> Iterator[Engine]:
     """An in-memory bank with the schema and the demo customers."""
     engine = create_bank_engine("sqlite://")
-    create_schema(engine)
-    with session_factory(engine)() as session:
-        seed_demo_bank(session, SEEDED_AT)
-        session.commit()
+    create_demo_bank(engine, SEEDED_AT)
     yield engine
     engine.dispose()
 
