@@ -1,7 +1,9 @@
 """The handoff service's HTTP application.
 
-:func:`create_app` builds it; the lifespan opens the shared HTTP client and database engines on
-start-up and releases them on shutdown. Routes so far:
+:func:`create_app` builds it; the lifespan opens the shared HTTP client and database engines and
+loads the sentiment classifier (running its micro-batcher) on start-up, and releases them on
+shutdown. A missing sentiment model does not stop the service: ``/healthz`` answers and
+``/readyz`` reports the failing check with the command that builds the model. Routes so far:
 
 * ``GET /healthz``: liveness. The process answers; no dependency is checked, so a slow Rasa
   never gets the service restarted.
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as resources:
             app.state.settings = settings
+            # Loaded once here; routes score through its batcher, never loading a model.
+            app.state.sentiment = resources.sentiment
             app.state.probes = (
                 list(probes) if probes is not None else default_probes(settings, resources)
             )
@@ -103,7 +107,9 @@ def _add_health_routes(app: FastAPI) -> None:
         probes: Annotated[list[Probe], Depends(_probes)],
         settings: Annotated[Settings, Depends(_settings)],
     ) -> Readiness:
-        """Readiness: 200 when Rasa, the action server and both databases answer, else 503."""
+        """Readiness: 200 when Rasa, the action server, the databases and the sentiment model
+        all answer, else 503.
+        """
         results = await check_all(probes, settings.readiness.probe_timeout_seconds)
         if all_ok(results):
             return Readiness(status="ready", checks=results)

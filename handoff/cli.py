@@ -5,6 +5,12 @@
                    1 otherwise, so scripts can wait for the stack.
 ``handoff stack``  starts Rasa, the action server and the service together (``make run``);
                    see :mod:`handoff.stack`.
+``handoff sentiment [FILE]``
+                   scores one customer message per line of FILE (stdin without one) and
+                   writes one JSON object per line, in order; a line it cannot score gets
+                   ``{"error": ...}`` and the run goes on.
+``handoff train-sentiment [ARGS...]``
+                   trains the sentiment model (``training.sentiment.train``) with ARGS.
 
 Settings come from the environment (see :mod:`handoff.settings`); invalid settings exit with 2.
 """
@@ -13,9 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import itertools
+import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import uvicorn
 from pydantic import ValidationError
@@ -24,8 +36,13 @@ from handoff import __version__
 from handoff.app import create_app
 from handoff.exceptions import ConfigurationError
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
-from handoff.resources import open_resources
+from handoff.resources import BUILD_SENTIMENT_MODEL, open_resources
+from handoff.sentiment.batcher import BatchScorer
+from handoff.sentiment.reading import SentimentInputError, validate_text
 from handoff.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from handoff.sentiment.classifier import SentimentClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +52,22 @@ EXIT_BAD_CONFIGURATION = 2  # the same code argparse uses for a bad command line
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
+SENTIMENT_CHUNK_LINES = 256
+"""Lines scored together by ``handoff sentiment``: enough to batch well, small enough to stream."""
+
+_T = TypeVar("_T")
+
+TRAIN_SENTIMENT = "train-sentiment"
+TRAIN_SENTIMENT_MODULE = "training.sentiment.train"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [TRAIN_SENTIMENT]:
+        # Every argument after the command belongs to the trainer, options included, which an
+        # argparse REMAINDER cannot take when the first one starts with "--".
+        return run_train_sentiment(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -49,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "stack":
             return run_stack(settings)
+        if args.command == "sentiment":
+            return run_sentiment(settings, args.file, model_dir=args.model)
         return run_ready(settings)
     except ValidationError as exc:
         print(f"handoff: invalid settings:\n{exc}", file=sys.stderr)
@@ -97,6 +129,152 @@ def run_stack(settings: Settings) -> int:
     return stack.run_stack(settings)
 
 
+def run_sentiment(
+    settings: Settings,
+    file: Path | None = None,
+    *,
+    model_dir: Path | None = None,
+    output: IO[str] | None = None,
+) -> int:
+    """Score every line of ``file`` (stdin when ``None``) and write JSON lines to ``output``.
+
+    ``model_dir`` replaces the configured model folder. Returns ``EXIT_OK``, or
+    ``EXIT_NOT_READY`` when there is no model to load.
+    """
+    output = output if output is not None else sys.stdout
+    model_dir = model_dir if model_dir is not None else settings.sentiment.model_dir
+    if not model_dir.is_dir():
+        print(
+            f"handoff: no sentiment model at {model_dir}: build it with `{BUILD_SENTIMENT_MODEL}`",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_READY
+    try:
+        classifier = _load_classifier(settings, model_dir)
+    except (OSError, ValueError) as exc:  # a folder without a (complete) model in it
+        print(
+            f"handoff: cannot load the sentiment model at {model_dir}: {exc}; "
+            f"rebuild it with `{BUILD_SENTIMENT_MODEL}`",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_READY
+    try:
+        if file is None:
+            write_sentiment_lines(classifier, sys.stdin.buffer, output)
+        else:
+            with file.open("rb") as source:
+                write_sentiment_lines(classifier, source, output)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, like other Unix filters. Python
+        # would otherwise fail again flushing stdout at exit.
+        if output is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+def _load_classifier(settings: Settings, model_dir: Path) -> SentimentClassifier:
+    # Imported here: torch and transformers take seconds to import, which the other commands
+    # should not pay.
+    from handoff.sentiment.classifier import SentimentClassifier
+
+    return SentimentClassifier.load(
+        model_dir,
+        threads=settings.sentiment.threads,
+        max_length=settings.sentiment.max_length,
+        quantize=settings.sentiment.quantize,
+    )
+
+
+def write_sentiment_lines(
+    scorer: BatchScorer,
+    source: Iterable[bytes],
+    output: IO[str],
+    chunk_lines: int = SENTIMENT_CHUNK_LINES,
+) -> None:
+    """Write one JSON object per line of ``source``, in order, flushing after every chunk."""
+    for answers in _chunks(sentiment_answers(scorer, source, chunk_lines), chunk_lines):
+        output.write("".join(json.dumps(answer) + "\n" for answer in answers))
+        output.flush()
+
+
+def sentiment_answers(
+    scorer: BatchScorer, source: Iterable[bytes], chunk_lines: int = SENTIMENT_CHUNK_LINES
+) -> Iterator[dict[str, object]]:
+    """One JSON-ready answer per line of ``source``, in order: a reading, or ``{"error": ...}``.
+
+    Lines are read and scored ``chunk_lines`` at a time, so memory stays flat however long
+    the input is.
+    """
+    numbered = enumerate(source, start=1)
+    for chunk in _chunks(numbered, chunk_lines):
+        answers: list[dict[str, object]] = []
+        texts: list[str] = []
+        slots: list[int] = []  # where each text's reading goes in ``answers``
+        for number, raw in chunk:
+            try:
+                texts.append(_decode_line(raw, first=number == 1))
+            except SentimentInputError as exc:
+                answers.append({"error": f"line {number}: {exc}"})
+                continue
+            slots.append(len(answers))
+            answers.append({})
+        for slot, answer in zip(slots, _score_each(scorer, texts), strict=True):
+            answers[slot] = answer
+        yield from answers
+
+
+def _decode_line(raw: bytes, *, first: bool) -> str:
+    line = raw.removesuffix(b"\n").removesuffix(b"\r")
+    if first:  # a byte-order mark some editors write at the start of a UTF-8 file
+        line = line.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SentimentInputError(
+            f"not valid UTF-8 (byte {exc.start}): send UTF-8 text, one message per line"
+        ) from None
+    return validate_text(text)
+
+
+def _score_each(scorer: BatchScorer, texts: list[str]) -> list[dict[str, object]]:
+    # One call for the whole chunk; if it fails, each text alone, so one bad text costs only
+    # its own line.
+    if not texts:
+        return []
+    try:
+        return [reading.to_json_dict() for reading in scorer.score(texts)]
+    except Exception as exc:
+        logger.warning("scoring %d lines failed (%s); scoring them one by one", len(texts), exc)
+    answers: list[dict[str, object]] = []
+    for text in texts:
+        try:
+            answers.extend(reading.to_json_dict() for reading in scorer.score([text]))
+        except Exception as exc:
+            answers.append({"error": f"cannot score: {type(exc).__name__}: {exc}"})
+    return answers
+
+
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def run_train_sentiment(args: Sequence[str]) -> int:
+    """Train the sentiment model: ``training.sentiment.train.main(args)``, imported on demand."""
+    try:
+        train = importlib.import_module(TRAIN_SENTIMENT_MODULE)
+    except ImportError as exc:
+        print(
+            f"handoff: cannot import {TRAIN_SENTIMENT_MODULE} ({exc}); run from the repository "
+            "root with the training code present (training/sentiment/train.py)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIGURATION
+    result = train.main(list(args))
+    return int(result) if result is not None else EXIT_OK
+
+
 def format_table(results: Sequence[CheckResult]) -> str:
     """The checks as an aligned text table, one row per check, then the verdict."""
     header = ("CHECK", "STATUS", "LATENCY", "DETAIL")
@@ -137,6 +315,27 @@ def _parser() -> argparse.ArgumentParser:
         "stack", help="start Rasa, the action server and the service together; Ctrl-C stops all"
     )
     _add_log_level(stack_parser, default="info")
+    sentiment_parser = commands.add_parser(
+        "sentiment",
+        help="score one message per line (FILE or stdin); one JSON object per line out",
+    )
+    sentiment_parser.add_argument(
+        "file", nargs="?", type=Path, metavar="FILE", help="UTF-8 text; default: stdin"
+    )
+    sentiment_parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the model folder (default: HANDOFF_SENTIMENT__MODEL_DIR or models/sentiment)",
+    )
+    # Quiet by default: stdout is the answer, and transformers is chatty.
+    _add_log_level(sentiment_parser, default="warning")
+    # Listed for --help only: main() hands everything after the command to the trainer.
+    train_parser = commands.add_parser(
+        TRAIN_SENTIMENT, help="train the sentiment model (arguments go to the trainer)"
+    )
+    train_parser.add_argument("args", nargs=argparse.REMAINDER, help="the trainer's arguments")
     return parser
 
 

@@ -3,7 +3,8 @@
 A :class:`Probe` checks one dependency and returns a :class:`CheckResult`. :func:`check_all`
 runs probes concurrently under a per-probe time limit and never raises: a probe that raises or
 runs out of time becomes a failed check that says why. :func:`default_probes` builds the real
-probes on the service's shared clients, so a check exercises what the service itself uses.
+probes on the service's shared clients (and its loaded sentiment classifier), so a check
+exercises what the service itself uses.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.exceptions import DependencyUnavailable
-from handoff.resources import Resources
+from handoff.resources import Resources, SentimentService
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -202,14 +203,44 @@ class DatabaseProbe(DependencyProbe):
             ) from exc
 
 
+class SentimentProbe(DependencyProbe):
+    """The sentiment classifier is ready when it was loaded at start-up and scores a message.
+
+    The canary goes through the service's own batcher, so the check exercises the path that
+    conversations use. A model missing at start-up stays missing until a restart: the failed
+    check says which folder was looked at and the command that builds the model.
+    """
+
+    CANARY = "Hello, I have a question about my card."
+
+    def __init__(self, sentiment: SentimentService) -> None:
+        super().__init__("sentiment")
+        self._sentiment = sentiment
+
+    async def check(self) -> str:
+        """Score the canary message, or raise ``DependencyUnavailable`` saying why not."""
+        batcher = self._sentiment.batcher
+        if batcher is None or not batcher.running:
+            raise DependencyUnavailable(
+                self.name, self._sentiment.problem or "the sentiment batcher is not running"
+            )
+        try:
+            await batcher.score(self.CANARY)
+        except Exception as exc:  # a model that loaded but cannot score is not ready
+            raise DependencyUnavailable(
+                self.name, f"cannot score: {type(exc).__name__}: {exc}"
+            ) from exc
+        return f"model {self._sentiment.model_dir.name} loaded"
+
+
 def default_probes(settings: Settings, resources: Resources) -> list[Probe]:
     """The probes of every dependency the service needs, built on its shared clients."""
-    # The sentiment model probe joins this list once the escalation classifier exists.
     return [
         RasaProbe(resources.http_client, settings.rasa.url, settings.rasa.auth_token),
         ActionServerProbe(resources.http_client, settings.actions.url),
         DatabaseProbe("database", resources.service_engine, settings.database.url),
         DatabaseProbe("bank_database", resources.bank_engine, settings.bank.url),
+        SentimentProbe(resources.sentiment),
     ]
 
 

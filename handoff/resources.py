@@ -1,18 +1,22 @@
 """The long-lived clients the service shares, and the factories that build them.
 
-One HTTP client (connection pooling to Rasa and the action server) and one SQLAlchemy engine per
-database. :func:`open_resources` builds them all and releases them on exit; the app's lifespan
-and the ``handoff ready`` command both use it, so they probe exactly what the service uses.
-Building an engine does not connect; the first query does.
+One HTTP client (connection pooling to Rasa and the action server), one SQLAlchemy engine per
+database and the sentiment classifier with its micro-batcher. :func:`open_resources` builds them
+all and releases them on exit; the app's lifespan and the ``handoff ready`` command both use it,
+so they probe exactly what the service uses. Building an engine does not connect; the first
+query does. A sentiment model that is missing or does not load does not stop the service: the
+reason is kept in :class:`SentimentService` and reported by the readiness check.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import URL, Engine, create_engine
@@ -20,9 +24,36 @@ from sqlalchemy.engine import make_url
 
 from handoff import __version__
 from handoff.exceptions import ConfigurationError
-from handoff.settings import Settings
+from handoff.sentiment.batcher import MicroBatcher
+from handoff.settings import SentimentSettings, Settings
+
+if TYPE_CHECKING:  # torch and transformers load only when a model is actually there
+    from handoff.sentiment.classifier import SentimentClassifier
 
 logger = logging.getLogger(__name__)
+
+
+BUILD_SENTIMENT_MODEL = "make models"
+"""The command that builds the sentiment model, for messages about a missing one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentService:
+    """The sentiment classifier loaded once at start-up and its running batcher.
+
+    Both are ``None`` when the model could not be loaded; ``problem`` then says why and what
+    to run.
+    """
+
+    model_dir: Path
+    classifier: SentimentClassifier | None = None
+    batcher: MicroBatcher | None = None
+    problem: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether messages can be scored."""
+        return self.batcher is not None and self.batcher.running
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +63,7 @@ class Resources:
     http_client: httpx.AsyncClient
     service_engine: Engine
     bank_engine: Engine
+    sentiment: SentimentService
 
 
 def create_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -91,11 +123,58 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         stack.callback(service_engine.dispose)
         bank_engine = create_bank_engine(settings.bank.url)
         stack.callback(bank_engine.dispose)
-        logger.debug("shared HTTP client and database engines ready")
+        sentiment = await stack.enter_async_context(open_sentiment(settings.sentiment))
+        logger.debug("shared HTTP client, database engines and sentiment classifier ready")
         yield Resources(
-            http_client=http_client, service_engine=service_engine, bank_engine=bank_engine
+            http_client=http_client,
+            service_engine=service_engine,
+            bank_engine=bank_engine,
+            sentiment=sentiment,
         )
-    logger.debug("shared HTTP client and database engines released")
+    logger.debug("shared HTTP client, database engines and sentiment classifier released")
+
+
+@asynccontextmanager
+async def open_sentiment(settings: SentimentSettings) -> AsyncIterator[SentimentService]:
+    """Load the sentiment classifier once and run its batcher until exit.
+
+    Never raises for a missing or broken model: the service starts anyway and the returned
+    :class:`SentimentService` says why it cannot score (``/readyz`` reports it).
+    """
+    model_dir = settings.model_dir
+    if not model_dir.is_dir():
+        problem = f"no sentiment model at {model_dir}: build it with `{BUILD_SENTIMENT_MODEL}`"
+        logger.warning("%s; the service starts without sentiment", problem)
+        yield SentimentService(model_dir, problem=problem)
+        return
+    try:
+        classifier = await asyncio.to_thread(load_classifier, settings)
+    except Exception as exc:
+        problem = (
+            f"cannot load the sentiment model at {model_dir}: {type(exc).__name__}: {exc}; "
+            f"rebuild it with `{BUILD_SENTIMENT_MODEL}`"
+        )
+        logger.warning("%s", problem, exc_info=True)
+        yield SentimentService(model_dir, problem=problem)
+        return
+    async with MicroBatcher(
+        classifier, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms
+    ) as batcher:
+        yield SentimentService(model_dir, classifier=classifier, batcher=batcher)
+
+
+def load_classifier(settings: SentimentSettings) -> SentimentClassifier:
+    """Load the classifier that ``settings`` describe (blocking: seconds for a real model)."""
+    # Imported here: torch and transformers take seconds to import, which commands that never
+    # score (``handoff --version``, a service without a model) should not pay.
+    from handoff.sentiment.classifier import SentimentClassifier
+
+    return SentimentClassifier.load(
+        settings.model_dir,
+        threads=settings.threads,
+        max_length=settings.max_length,
+        quantize=settings.quantize,
+    )
 
 
 def _sqlite_file(url: URL) -> Path | None:

@@ -148,6 +148,33 @@ class PathsSettings(_Group):
         description="Logs and generated runtime files of `make run`.",
     )
 
+
+class SentimentSettings(_Group):
+    """The customer-sentiment classifier the service loads at start-up."""
+
+    model_dir: LocalPath = Field(
+        default_factory=lambda: repo_root() / "models" / "sentiment",
+        description="A save_pretrained folder of CustomerSentimentModel and its tokenizer.",
+    )
+    threads: int = Field(
+        default=2, ge=1, description="torch intra-op threads for the whole process."
+    )
+    max_length: int = Field(
+        default=128, ge=8, le=512, description="Tokens per message; longer ones are truncated."
+    )
+    max_batch: int = Field(
+        default=32, ge=1, description="The most messages the batcher scores in one forward pass."
+    )
+    max_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the batcher waits for company after the first message.",
+    )
+    quantize: bool = Field(
+        default=False, description="Dynamic int8 quantisation of the model's linear layers."
+    )
+
+
 class ReadinessSettings(_Group):
     """How ``/readyz`` and ``handoff ready`` probe the dependencies."""
 
@@ -170,6 +197,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bank: BankSettings = Field(default_factory=BankSettings)
     paths: PathsSettings = Field(default_factory=PathsSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
 
 

@@ -17,6 +17,7 @@ from handoff.settings import (
     BankSettings,
     DatabaseSettings,
     RasaSettings,
+    SentimentSettings,
     Settings,
 )
 
@@ -55,6 +56,7 @@ def settings(tmp_path: Path) -> Settings:
         actions=ActionsSettings(url=f"http://127.0.0.1:{closed_port()}"),
         database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
         bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+        sentiment=SentimentSettings(model_dir=tmp_path / "no-sentiment-model"),
     )
 
 
@@ -132,12 +134,49 @@ def test_readyz_with_the_real_probes_and_nothing_running(settings: Settings) -> 
 
     assert response.status_code == 503
     checks = {check["name"]: check for check in response.json()["checks"]}
-    assert set(checks) == {"rasa", "action_server", "database", "bank_database"}
+    assert set(checks) == {"rasa", "action_server", "database", "bank_database", "sentiment"}
     assert checks["database"]["ok"]
     assert not checks["rasa"]["ok"]
     assert "cannot reach" in checks["rasa"]["detail"]
     assert not checks["action_server"]["ok"]
     assert "unable to open database file" in checks["bank_database"]["detail"]
+    assert not checks["sentiment"]["ok"]
+    assert "make models" in checks["sentiment"]["detail"]
+
+
+def test_a_missing_sentiment_model_keeps_the_service_alive_but_not_ready(
+    settings: Settings,
+) -> None:
+    with running(settings) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/readyz")
+        assert not client.app.state.sentiment.available
+
+    assert response.status_code == 503
+    sentiment = next(c for c in response.json()["checks"] if c["name"] == "sentiment")
+    assert sentiment["ok"] is False
+    assert str(settings.sentiment.model_dir) in sentiment["detail"]
+    assert "`make models`" in sentiment["detail"]
+
+
+def test_the_sentiment_model_is_loaded_once_at_start_up(
+    settings: Settings, tiny_sentiment_model: Path
+) -> None:
+    settings = settings.model_copy(
+        update={"sentiment": SentimentSettings(model_dir=tiny_sentiment_model, threads=1)}
+    )
+    with running(settings) as client:
+        sentiment = client.app.state.sentiment
+        assert sentiment.available
+        first = client.get("/readyz").json()
+        second = client.get("/readyz").json()
+        assert client.app.state.sentiment.classifier is sentiment.classifier
+    assert not sentiment.batcher.running  # closed with the app
+
+    for body in (first, second):
+        check = next(c for c in body["checks"] if c["name"] == "sentiment")
+        assert check["ok"], check["detail"]
+        assert check["detail"] == f"model {tiny_sentiment_model.name} loaded"
 
 
 def test_openapi_docs_are_served(ready_app: TestClient) -> None:

@@ -68,6 +68,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Non
             monkeypatch.delenv(name)
     monkeypatch.setenv("HANDOFF_DATABASE__URL", f"sqlite:///{tmp_path}/handoff.sqlite")
     monkeypatch.setenv("HANDOFF_BANK__URL", f"sqlite:///{tmp_path}/demobank.sqlite")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__MODEL_DIR", str(tmp_path / "no-sentiment-model"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -99,6 +100,7 @@ def test_ready_exits_1_when_nothing_is_listening(
         "action_server": "FAIL",
         "database": "ok",
         "bank_database": "FAIL",
+        "sentiment": "FAIL",
     }
 
 
@@ -107,7 +109,9 @@ def test_ready_exits_0_when_the_whole_stack_answers(
     capsys: pytest.CaptureFixture[str],
     fake_stack_url: str,
     tmp_path: Path,
+    tiny_sentiment_model: Path,
 ) -> None:
+    monkeypatch.setenv("HANDOFF_SENTIMENT__MODEL_DIR", str(tiny_sentiment_model))
     monkeypatch.setenv("HANDOFF_RASA__URL", fake_stack_url)
     monkeypatch.setenv("HANDOFF_ACTIONS__URL", fake_stack_url)
     sqlite3.connect(tmp_path / "demobank.sqlite").close()

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -19,16 +19,25 @@ from handoff.readiness import (
     CheckResult,
     DatabaseProbe,
     RasaProbe,
+    SentimentProbe,
     all_ok,
     check_all,
     default_probes,
 )
-from handoff.resources import create_bank_engine, create_service_engine, open_resources
+from handoff.resources import (
+    SentimentService,
+    create_bank_engine,
+    create_service_engine,
+    open_resources,
+)
+from handoff.sentiment.batcher import MicroBatcher
+from handoff.sentiment.reading import SentimentReading
 from handoff.settings import (
     ActionsSettings,
     BankSettings,
     DatabaseSettings,
     RasaSettings,
+    SentimentSettings,
     Settings,
 )
 
@@ -330,6 +339,7 @@ async def nothing_running(tmp_path: Path) -> AsyncIterator[list[CheckResult]]:
         actions=ActionsSettings(url=f"http://127.0.0.1:{closed_port()}"),
         database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
         bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+        sentiment=SentimentSettings(model_dir=tmp_path / "no-sentiment-model"),
     )
     async with open_resources(settings) as resources:
         yield await check_all(default_probes(settings, resources), 2.0)
@@ -341,4 +351,75 @@ async def test_default_probes_cover_every_dependency(nothing_running: list[Check
         ("action_server", False),
         ("database", True),
         ("bank_database", False),
+        ("sentiment", False),
     ]
+
+
+# --- sentiment ------------------------------------------------------------------------------
+
+
+class FakeScorer:
+    """Scores instantly, or raises ``error`` when given one."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def score(self, texts: Sequence[str]) -> list[SentimentReading]:
+        if self.error is not None:
+            raise self.error
+        return [SentimentReading("neutral", {"neutral": 1.0}, 0.0) for _ in texts]
+
+
+async def test_sentiment_probe_is_ok_when_the_batcher_scores(tmp_path: Path) -> None:
+    async with MicroBatcher(FakeScorer(), max_wait_ms=0) as batcher:
+        result = await SentimentProbe(SentimentService(tmp_path / "sentiment", batcher=batcher))()
+
+    assert result.ok
+    assert result.detail == "model sentiment loaded"
+
+
+async def test_sentiment_probe_reports_why_no_model_was_loaded(tmp_path: Path) -> None:
+    problem = f"no sentiment model at {tmp_path}: build it with `make models`"
+
+    result = await SentimentProbe(SentimentService(tmp_path, problem=problem))()
+
+    assert not result.ok
+    assert result.detail == problem
+
+
+async def test_sentiment_probe_fails_when_scoring_fails(tmp_path: Path) -> None:
+    scorer = FakeScorer(RuntimeError("out of memory"))
+    async with MicroBatcher(scorer, max_wait_ms=0) as batcher:
+        result = await SentimentProbe(SentimentService(tmp_path, batcher=batcher))()
+
+    assert not result.ok
+    assert result.detail == "cannot score: RuntimeError: out of memory"
+
+
+async def test_sentiment_probe_fails_after_the_batcher_closed(tmp_path: Path) -> None:
+    batcher = MicroBatcher(FakeScorer())
+    batcher.start()
+    await batcher.aclose()
+
+    result = await SentimentProbe(SentimentService(tmp_path, batcher=batcher))()
+
+    assert not result.ok
+    assert "not running" in result.detail
+
+
+async def test_a_broken_sentiment_model_is_reported_not_raised(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
+        bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+        sentiment=SentimentSettings(model_dir=broken),
+    )
+
+    async with open_resources(settings) as resources:
+        result = await SentimentProbe(resources.sentiment)()
+
+    assert not result.ok
+    assert result.detail.startswith(f"cannot load the sentiment model at {broken}")
+    assert "`make models`" in result.detail

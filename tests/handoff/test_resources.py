@@ -16,6 +16,7 @@ from handoff.resources import create_bank_engine, create_service_engine, open_re
 from handoff.settings import (
     BankSettings,
     DatabaseSettings,
+    SentimentSettings,
     Settings,
 )
 
@@ -66,13 +67,24 @@ def test_a_missing_database_driver_is_a_configuration_error(
     assert "secret" not in str(excinfo.value)
 
 
-async def test_open_resources_releases_everything(tmp_path: Path) -> None:
+async def test_open_resources_releases_everything(
+    tmp_path: Path, tiny_sentiment_model: Path
+) -> None:
     settings = Settings(
         database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
         bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+        sentiment=SentimentSettings(model_dir=tiny_sentiment_model, threads=1),
     )
 
     async with open_resources(settings) as resources:
+        assert resources.sentiment.available
+        batcher = resources.sentiment.batcher
+        assert batcher is not None
+        assert (await batcher.score("my card is blocked")).label in {
+            "negative",
+            "neutral",
+            "positive",
+        }
         assert not resources.http_client.is_closed
         assert resources.http_client.timeout.read == settings.rasa.request_timeout_seconds
         with resources.service_engine.connect() as connection:
@@ -87,3 +99,19 @@ async def test_open_resources_releases_everything(tmp_path: Path) -> None:
     assert isinstance(new_pool, QueuePool)
     assert new_pool is not pool
     assert new_pool.checkedin() == 0
+    assert not batcher.running
+
+
+async def test_open_resources_without_a_sentiment_model(tmp_path: Path) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
+        bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+        sentiment=SentimentSettings(model_dir=tmp_path / "absent"),
+    )
+
+    async with open_resources(settings) as resources:
+        assert not resources.sentiment.available
+        assert resources.sentiment.classifier is None
+        assert resources.sentiment.problem == (
+            f"no sentiment model at {tmp_path / 'absent'}: build it with `make models`"
+        )

@@ -47,6 +47,12 @@ def test_defaults() -> None:
     assert settings.paths.models_dir == REPO / "models"
     assert settings.paths.model_cache_dir == Path.home() / ".cache" / "handoff-desk"
     assert settings.readiness.probe_timeout_seconds == 2.0
+    assert settings.sentiment.model_dir == REPO / "models" / "sentiment"
+    assert settings.sentiment.threads == 2
+    assert settings.sentiment.max_length == 128
+    assert settings.sentiment.max_batch == 32
+    assert settings.sentiment.max_wait_ms == 5.0
+    assert settings.sentiment.quantize is False
 
 
 def test_environment_overrides_nested_values(
@@ -63,6 +69,10 @@ def test_environment_overrides_nested_values(
     monkeypatch.setenv("HANDOFF_PATHS__DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HANDOFF_PATHS__MODEL_CACHE_DIR", "~/elsewhere")
     monkeypatch.setenv("HANDOFF_READINESS__PROBE_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__MODEL_DIR", "~/models/sentiment-v2")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__THREADS", "4")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__MAX_WAIT_MS", "2.5")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__QUANTIZE", "true")
 
     settings = Settings()
 
@@ -80,7 +90,12 @@ def test_environment_overrides_nested_values(
     assert settings.paths.data_dir == tmp_path / "data"
     assert settings.paths.model_cache_dir == Path.home() / "elsewhere"
     assert settings.readiness.probe_timeout_seconds == 0.5
+    assert settings.sentiment.model_dir == Path.home() / "models" / "sentiment-v2"
+    assert settings.sentiment.threads == 4
+    assert settings.sentiment.max_wait_ms == 2.5
+    assert settings.sentiment.quantize is True
     # Values not overridden keep their defaults.
+    assert settings.sentiment.max_batch == 32
     assert settings.paths.models_dir == REPO / "models"
 
 
@@ -123,6 +138,11 @@ def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch
         ("database", {"url": "handoff.sqlite"}),
         ("bank", {"url": "nosuchdialect://host/db"}),
         ("readiness", {"probe_timeout_seconds": -1}),
+        ("sentiment", {"threads": 0}),
+        ("sentiment", {"max_batch": 0}),
+        ("sentiment", {"max_wait_ms": -1}),
+        ("sentiment", {"max_length": 4}),
+        ("sentiment", {"quantize": "maybe"}),
         ("server", {"prot": 8001}),  # a misspelt key is refused, not ignored
     ],
 )

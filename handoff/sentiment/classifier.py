@@ -1,0 +1,258 @@
+"""Scores customer messages with the trained :class:`CustomerSentimentModel`.
+
+The work is split the way transformers' text-classification pipeline splits it:
+
+* :meth:`SentimentClassifier.preprocess` tokenizes (padding, truncation) and refuses bad input;
+* :meth:`SentimentClassifier.forward` runs the network under ``torch.inference_mode()``;
+* :func:`postprocess` turns logits into :class:`SentimentReading` objects, in pure numpy, with
+  the label names taken from the model's own config.
+
+:meth:`SentimentClassifier.score` chains the three over length-sorted chunks, so short messages
+are not padded to the length of a long one, and returns the readings in input order.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase
+
+from handoff.sentiment.model import CustomerSentimentModel
+from handoff.sentiment.reading import SentimentInputError, SentimentReading, validate_text
+
+logger = logging.getLogger(__name__)
+
+FRUSTRATION = "frustration"
+IRONY = "irony"
+DEFAULT_BATCH_SIZE = 32
+# Padded tokens per forward pass. Measured with MiniLM-L6 on this project's 2-core CPU box
+# (benchmarks/sentiment_bench.py): chunks of ~512 tokens of similar length scored the most
+# messages per second; 4096 (no limit in practice) was 35 % slower, from padding.
+DEFAULT_TOKEN_BUDGET = 512
+
+
+class SentimentClassifier:
+    """A loaded sentiment model and its tokenizer; build it once with :meth:`load`.
+
+    Not safe to call from several threads at once (torch already uses every thread it was
+    given for one forward pass); the :class:`~handoff.sentiment.batcher.MicroBatcher` serialises
+    the service's calls.
+    """
+
+    def __init__(
+        self,
+        model: CustomerSentimentModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        max_length: int = 128,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+    ) -> None:
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2 (CLS and SEP), got {max_length}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        heads = list(model.config.auxiliary_heads)
+        if FRUSTRATION not in heads:
+            raise ValueError(f"the model has no {FRUSTRATION!r} head (heads: {heads})")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        # Plain dict copies: postprocess must not depend on the transformers config object.
+        self.id2label: dict[int, str] = {int(i): str(n) for i, n in model.config.id2label.items()}
+        self.auxiliary_heads: list[str] = heads
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path,
+        *,
+        threads: int,
+        max_length: int = 128,
+        quantize: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+    ) -> SentimentClassifier:
+        """Load the tokenizer and model saved in ``model_dir`` (a ``save_pretrained`` folder).
+
+        ``threads`` sets torch's intra-op thread count for the whole process, on purpose: the
+        service runs one forward pass at a time, and more threads than cores only adds
+        contention. ``quantize`` converts every ``nn.Linear`` to dynamic int8.
+        Raises ``OSError`` when the folder does not hold a model.
+        """
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"no sentiment model folder at {model_dir}")
+        torch.set_num_threads(threads)
+        model = CustomerSentimentModel.from_pretrained(model_dir).eval()
+        # Given the model's config, AutoTokenizer does not look the unregistered model type up
+        # in AutoConfig (which fails and warns); the tokenizer class is in tokenizer_config.json.
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, config=model.config)
+        if quantize:
+            model = quantize_linear_layers(model)
+        logger.info(
+            "sentiment model loaded from %s (%d threads, max_length %d%s)",
+            model_dir,
+            threads,
+            max_length,
+            ", int8" if quantize else "",
+        )
+        return cls(
+            model,
+            tokenizer,
+            max_length=max_length,
+            batch_size=batch_size,
+            token_budget=token_budget,
+        )
+
+    def preprocess(self, texts: Sequence[str]) -> BatchEncoding:
+        """Tokenize ``texts`` into one padded, truncated batch of torch tensors.
+
+        Raises :class:`SentimentInputError` for an empty list or an empty/whitespace message.
+        """
+        if isinstance(texts, str):
+            raise SentimentInputError("expected a list of messages, got one str: send [text]")
+        if len(texts) == 0:
+            raise SentimentInputError("no messages: send at least one non-empty message")
+        for text in texts:
+            validate_text(text)
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network on a preprocessed batch: (polarity logits, auxiliary logits)."""
+        with torch.inference_mode():
+            output = self.model(**batch)
+        return output.logits.float().numpy(), output.auxiliary_logits.float().numpy()
+
+    def postprocess(
+        self, polarity_logits: np.ndarray, auxiliary_logits: np.ndarray
+    ) -> list[SentimentReading]:
+        """Readings from logits, with this model's label and head names."""
+        return postprocess(polarity_logits, auxiliary_logits, self.id2label, self.auxiliary_heads)
+
+    def score(self, texts: Sequence[str]) -> list[SentimentReading]:
+        """Score ``texts``, one reading per text, in input order.
+
+        Texts are sorted by token count and scored in chunks of at most ``batch_size`` texts
+        and ``token_budget`` padded tokens, so each chunk is padded only to the longest text in
+        it and a few long texts do not inflate a chunk of short ones. Every text is validated
+        before any is scored.
+        """
+        if isinstance(texts, str):
+            raise SentimentInputError("expected a list of messages, got one str: send [text]")
+        for text in texts:
+            validate_text(text)
+        if not texts:
+            return []
+        readings: list[SentimentReading | None] = [None] * len(texts)
+        for chunk in plan_chunks(self.token_lengths(texts), self.batch_size, self.token_budget):
+            batch = self.preprocess([texts[i] for i in chunk])
+            for index, reading in zip(chunk, self.postprocess(*self.forward(batch)), strict=True):
+                readings[index] = reading
+        return [reading for reading in readings if reading is not None]
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens each text becomes, special tokens included, after truncation."""
+        # Tokenizing twice (here, then in preprocess) costs tens of microseconds a text with a
+        # fast tokenizer; the padding it saves costs milliseconds of forward pass.
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+
+def plan_chunks(lengths: Sequence[int], batch_size: int, token_budget: int) -> list[list[int]]:
+    """Indices of ``lengths`` grouped into chunks to score together, shortest texts first.
+
+    A chunk holds at most ``batch_size`` texts, and its padded size (texts x longest length)
+    stays within ``token_budget`` unless a single text is longer than that on its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    for index in order:
+        # Sorted ascending, so the text being added is the chunk's longest.
+        too_many = len(chunk) >= batch_size
+        too_big = (len(chunk) + 1) * lengths[index] > token_budget
+        if chunk and (too_many or too_big):
+            chunks.append(chunk)
+            chunk = []
+        chunk.append(index)
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+def quantize_linear_layers(model: CustomerSentimentModel) -> CustomerSentimentModel:
+    """The model with every ``nn.Linear`` converted to dynamic int8 (weights int8, CPU only)."""
+    with warnings.catch_warnings():
+        # torch.ao's dynamic quantisation still works in torch 2.x but warns that it moves to
+        # torchao; the warning says nothing an operator can act on here.
+        warnings.simplefilter("ignore")
+        quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    return quantized.eval()
+
+
+def postprocess(
+    polarity_logits: np.ndarray,
+    auxiliary_logits: np.ndarray,
+    id2label: Mapping[int, str],
+    auxiliary_heads: Sequence[str],
+) -> list[SentimentReading]:
+    """Readings from the network's logits, pure numpy.
+
+    ``polarity_logits`` is (batch, labels), turned into probabilities by a softmax;
+    ``auxiliary_logits`` is (batch, heads), each head a sigmoid. Label names come from
+    ``id2label`` (the model's own config), head names from ``auxiliary_heads``.
+    """
+    polarity_logits = np.asarray(polarity_logits, dtype=np.float64)
+    auxiliary_logits = np.asarray(auxiliary_logits, dtype=np.float64)
+    if polarity_logits.ndim != 2 or polarity_logits.shape[1] != len(id2label):
+        raise ValueError(
+            f"polarity logits of shape {polarity_logits.shape} do not match {len(id2label)} labels"
+        )
+    if auxiliary_logits.shape != (polarity_logits.shape[0], len(auxiliary_heads)):
+        raise ValueError(
+            f"auxiliary logits of shape {auxiliary_logits.shape} do not match "
+            f"{polarity_logits.shape[0]} texts x {len(auxiliary_heads)} heads"
+        )
+    labels = [id2label[i] for i in range(len(id2label))]
+    probabilities = softmax(polarity_logits)
+    head_probabilities = sigmoid(auxiliary_logits)
+    frustration_column = list(auxiliary_heads).index(FRUSTRATION)
+    irony_column = list(auxiliary_heads).index(IRONY) if IRONY in auxiliary_heads else None
+    return [
+        SentimentReading(
+            label=labels[int(np.argmax(row))],
+            scores={label: float(p) for label, p in zip(labels, row, strict=True)},
+            frustration=float(heads[frustration_column]),
+            irony=None if irony_column is None else float(heads[irony_column]),
+        )
+        for row, heads in zip(probabilities, head_probabilities, strict=True)
+    ]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax; subtracting the row maximum keeps ``exp`` from overflowing."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function, stable for large positive and negative logits."""
+    # exp of a non-positive number never overflows: use exp(-|x|) on both sides.
+    decay = np.exp(-np.abs(logits))
+    return np.where(logits >= 0, 1.0 / (1.0 + decay), decay / (1.0 + decay))
