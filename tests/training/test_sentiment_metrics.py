@@ -1,0 +1,77 @@
+"""Scoring math of the sentiment evaluation, on hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.sentiment import evaluate
+from training.sentiment.data import GoEmotionsRow
+from training.sentiment.evaluate import Predictions
+
+
+def test_macro_recall() -> None:
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 0, 0])
+    # recalls: class 0 1/2, class 1 2/2, class 2 0/2 -> mean 0.5
+    assert evaluate.macro_recall(y_true, y_pred, 3) == pytest.approx(0.5)
+    # a class missing from the gold labels does not count
+    assert evaluate.macro_recall(np.array([0, 1]), np.array([0, 0]), 3) == pytest.approx(0.5)
+
+
+def test_binary_prf() -> None:
+    y_true = np.array([1, 1, 1, 0, 0])
+    y_pred = np.array([1, 1, 0, 1, 0])
+    p, r, f1 = evaluate.binary_prf(y_true, y_pred)
+    assert (p, r) == pytest.approx((2 / 3, 2 / 3))
+    assert f1 == pytest.approx(2 / 3)
+    assert evaluate.binary_prf(np.array([1, 0]), np.array([0, 0])) == (0.0, 0.0, 0.0)
+
+
+def test_best_threshold_and_half_tuning() -> None:
+    y_true = np.array([0, 0, 1, 1])
+    scores = np.array([0.1, 0.3, 0.35, 0.9])
+    assert evaluate.best_threshold(y_true, scores) == pytest.approx(0.35)
+    threshold, f1 = evaluate.half_tuned_f1(np.array([0, 1, 0, 1]), np.array([0.2, 0.6, 0.1, 0.7]))
+    assert threshold == pytest.approx(0.6) and f1 == pytest.approx(1.0)
+
+
+def test_expected_calibration_error() -> None:
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    y_true = np.array([0, 1, 0, 0])
+    # bin (0.8, 0.9]: conf 0.9, acc 0.5 -> 0.4 * 1/2; bin (0.5, 0.6]: conf 0.6, acc 1 -> 0.4 * 1/2
+    assert evaluate.expected_calibration_error(probs, y_true) == pytest.approx(0.4)
+
+
+def test_softmax_and_sigmoid() -> None:
+    assert evaluate.softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])) == pytest.approx(
+        np.array([[0.5, 0.5], [1.0, 0.0]])
+    )
+    assert evaluate.sigmoid(np.array([0.0])) == pytest.approx([0.5])
+
+
+def test_goemotions_negative_vs_rest_counts_mixed_comments_as_negative() -> None:
+    rows = [
+        GoEmotionsRow("a", frozenset({"anger"})),
+        GoEmotionsRow("b", frozenset({"joy", "sadness"})),  # mixed: gold negative
+        GoEmotionsRow("c", frozenset({"neutral"})),
+        GoEmotionsRow("d", frozenset({"joy"})),
+    ]
+    polarity = np.array(
+        [[0.8, 0.1, 0.1], [0.2, 0.2, 0.6], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]
+    )  # predicted: negative, positive, negative, positive
+    frustration = np.array([[0.9, 0.0], [0.1, 0.0], [0.6, 0.0], [0.2, 0.0]])
+    scores = evaluate.score_goemotions(Predictions(polarity, frustration), rows)
+    # negative vs rest: tp 1 (a), fp 1 (c), fn 1 (b) -> P = R = F1 = 0.5
+    assert scores["negative_vs_rest_f1"] == pytest.approx(0.5)
+    # frustration: gold only a; predicted a and c -> P 0.5, R 1, F1 2/3
+    assert scores["frustration_f1"] == pytest.approx(0.6667)
+    # polarity accuracy over the three labelled rows (b is mixed): a, d right; c wrong
+    assert scores["polarity_accuracy"] == pytest.approx(0.6667)
+
+
+def test_flat_and_table() -> None:
+    metrics = {"x": {"n": 3, "f1": 0.5}}
+    assert evaluate.flat(metrics) == {"x.n": 3, "x.f1": 0.5}
+    table = evaluate.format_table({"x.f1": 0.5}, {"x.f1": 0.49})
+    assert "-1.00" in table

@@ -1,0 +1,1 @@
+"""Fine-tuning and evaluation of the customer-sentiment model (``handoff.sentiment.model``)."""

@@ -1,0 +1,361 @@
+"""Score a trained sentiment model on the development splits, float and dynamic int8.
+
+Metrics (the scoring math is in pure numpy functions below so that it can be unit-tested):
+
+* TweetEval sentiment val: macro-averaged recall over negative/neutral/positive (the
+  benchmark's official metric), accuracy, polarity ECE.
+* GoEmotions dev, negative-emotion-vs-rest F1: gold positive = the comment carries any emotion
+  of ``data.GOEMOTIONS_NEGATIVE`` (mixed positive+negative comments included); predicted
+  positive = argmax polarity is ``negative``. Neutral and positive comments are the rest.
+* GoEmotions dev frustration F1 at threshold 0.5, and with a threshold chosen on the first half
+  of dev (by F1) then scored on the second half.
+* TweetEval irony val: F1 of the ironic class (the official metric) at 0.5, and half-tuned as
+  above. TweetEval emotion val: neg/pos accuracy and anger-as-frustration F1.
+* The evaluation part of the hand-written customer-service set (every 4th row).
+
+    python -m training.sentiment.evaluate --model models/sentiment
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from handoff.sentiment.model import CustomerSentimentModel
+from handoff.settings import get_settings, repo_root
+from training.sentiment import data
+
+logger = logging.getLogger(__name__)
+
+TARGETS = {"tweeteval_sentiment.macro_recall": 0.70, "goemotions.negative_vs_rest_f1": 0.78}
+MAIN_METRICS = (
+    "tweeteval_sentiment.macro_recall",
+    "goemotions.negative_vs_rest_f1",
+    "goemotions.frustration_f1",
+    "tweeteval_irony.irony_f1",
+    "customer_service.polarity_accuracy",
+)
+
+
+# --------------------------------------------------------------------------- scoring math
+
+
+def macro_recall(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Mean over classes of the recall; a class absent from ``y_true`` is left out."""
+    recalls = [
+        float(np.mean(y_pred[y_true == c] == c)) for c in range(n_classes) if np.any(y_true == c)
+    ]
+    return float(np.mean(recalls)) if recalls else 0.0
+
+
+def binary_prf(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall, F1 of the positive class (0 where undefined)."""
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    tp = float(np.sum(y_true & y_pred))
+    precision = tp / float(np.sum(y_pred)) if np.any(y_pred) else 0.0
+    recall = tp / float(np.sum(y_true)) if np.any(y_true) else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold (``score >= t``) that maximises F1; ties go to the lowest."""
+    candidates = np.unique(np.round(scores, 4))
+    best_t, best_f1 = 0.5, -1.0
+    for t in candidates:
+        f1 = binary_prf(y_true, scores >= t)[2]
+        if f1 > best_f1:
+            best_t, best_f1 = float(t), f1
+    return best_t
+
+
+def half_tuned_f1(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Threshold chosen on the first half, ``(threshold, F1 on the second half)``."""
+    half = len(y_true) // 2
+    threshold = best_threshold(y_true[:half], scores[:half])
+    return threshold, binary_prf(y_true[half:], scores[half:] >= threshold)[2]
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> float:
+    """ECE of the top-class confidence over equal-width bins."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (confidence > low) & (confidence <= high)
+        if np.any(in_bin):
+            ece += np.mean(in_bin) * abs(np.mean(correct[in_bin]) - np.mean(confidence[in_bin]))
+    return float(ece)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function."""
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+# --------------------------------------------------------------------------- inference
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """``polarity``: (n, 3) probabilities; ``auxiliary``: (n, 2) frustration/irony probabilities."""
+
+    polarity: np.ndarray
+    auxiliary: np.ndarray
+
+
+def predict(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    batch_size: int = 128,
+    max_length: int = 64,
+) -> Predictions:
+    """Batched inference; texts are run sorted by length (less padding), results in input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    polarity = np.zeros((len(texts), 3), dtype=np.float64)
+    auxiliary = np.zeros((len(texts), 2), dtype=np.float64)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True,
+                max_length=max_length, return_tensors="pt",
+            )  # fmt: skip
+            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+            polarity[idx] = softmax(out.logits.double().numpy())
+            auxiliary[idx] = sigmoid(out.auxiliary_logits.double().numpy())
+    return Predictions(polarity, auxiliary)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _r(value: float) -> float:
+    return round(float(value), 4)
+
+
+def score_tweeteval_sentiment(pred: Predictions, gold: np.ndarray) -> dict[str, float]:
+    """Macro recall (official), accuracy and ECE on TweetEval sentiment."""
+    y_pred = pred.polarity.argmax(axis=1)
+    return {
+        "n": int(len(gold)),
+        "macro_recall": _r(macro_recall(gold, y_pred, 3)),
+        "accuracy": _r(np.mean(y_pred == gold)),
+        "polarity_ece": _r(expected_calibration_error(pred.polarity, gold)),
+    }
+
+
+def score_goemotions(pred: Predictions, rows: Sequence[data.GoEmotionsRow]) -> dict[str, float]:
+    """Negative-emotion-vs-rest F1, frustration F1 (0.5 and half-tuned), polarity accuracy."""
+    negative_gold = np.array([data.has_negative_emotion(r.emotions) for r in rows])
+    negative_pred = pred.polarity.argmax(axis=1) == data.NEGATIVE
+    p, r, f1 = binary_prf(negative_gold, negative_pred)
+    frus_gold = np.array([data.is_frustrated(r.emotions) for r in rows])
+    frus_scores = pred.auxiliary[:, 0]
+    fp, fr, ff1 = binary_prf(frus_gold, frus_scores >= 0.5)
+    threshold, tuned = half_tuned_f1(frus_gold, frus_scores)
+    polarity_gold = [data.goemotions_polarity(r.emotions) for r in rows]
+    labelled = np.array([g is not None for g in polarity_gold])
+    gold = np.array([-1 if g is None else g for g in polarity_gold])
+    y_pred = pred.polarity.argmax(axis=1)
+    return {
+        "n": len(rows),
+        "negative_vs_rest_precision": _r(p),
+        "negative_vs_rest_recall": _r(r),
+        "negative_vs_rest_f1": _r(f1),
+        "frustration_precision": _r(fp),
+        "frustration_recall": _r(fr),
+        "frustration_f1": _r(ff1),
+        "frustration_threshold_first_half": _r(threshold),
+        "frustration_f1_second_half_tuned": _r(tuned),
+        "frustration_brier": _r(np.mean((frus_scores - frus_gold) ** 2)),
+        "polarity_accuracy": _r(np.mean(y_pred[labelled] == gold[labelled])),
+        "polarity_macro_recall": _r(macro_recall(gold[labelled], y_pred[labelled], 3)),
+    }
+
+
+def score_irony(pred: Predictions, gold: np.ndarray) -> dict[str, float]:
+    """F1 of the ironic class at 0.5 and with a half-tuned threshold."""
+    scores = pred.auxiliary[:, 1]
+    p, r, f1 = binary_prf(gold, scores >= 0.5)
+    threshold, tuned = half_tuned_f1(gold, scores)
+    return {
+        "n": int(len(gold)),
+        "irony_precision": _r(p),
+        "irony_recall": _r(r),
+        "irony_f1": _r(f1),
+        "irony_threshold_first_half": _r(threshold),
+        "irony_f1_second_half_tuned": _r(tuned),
+    }
+
+
+def score_emotion(pred: Predictions, examples: Sequence[data.SentimentExample]) -> dict[str, float]:
+    """Neg/pos accuracy (negative vs positive logit only) and anger-as-frustration F1."""
+    gold = np.array([ex.polarity for ex in examples])
+    neg_or_pos = np.where(pred.polarity[:, data.NEGATIVE] >= pred.polarity[:, data.POSITIVE],
+                          data.NEGATIVE, data.POSITIVE)  # fmt: skip
+    frus_gold = np.array([ex.frustration for ex in examples])
+    return {
+        "n": len(examples),
+        "neg_pos_accuracy": _r(np.mean(neg_or_pos == gold)),
+        "anger_frustration_f1": _r(binary_prf(frus_gold, pred.auxiliary[:, 0] >= 0.5)[2]),
+    }
+
+
+def score_customer_service(
+    pred: Predictions, examples: Sequence[data.SentimentExample]
+) -> dict[str, float]:
+    """Polarity accuracy / macro recall, frustration and irony F1 on the hand-written part."""
+    gold = np.array([ex.polarity for ex in examples])
+    y_pred = pred.polarity.argmax(axis=1)
+    frus = np.array([ex.frustration for ex in examples])
+    irony = np.array([ex.irony for ex in examples])
+    return {
+        "n": len(examples),
+        "polarity_accuracy": _r(np.mean(y_pred == gold)),
+        "polarity_macro_recall": _r(macro_recall(gold, y_pred, 3)),
+        "frustration_f1": _r(binary_prf(frus, pred.auxiliary[:, 0] >= 0.5)[2]),
+        "irony_f1": _r(binary_prf(irony, pred.auxiliary[:, 1] >= 0.5)[2]),
+        "irony_positives": int(irony.sum()),
+    }
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    data_dir: Path,
+    customer_service: Path,
+    batch_size: int = 128,
+    max_length: int = 64,
+) -> dict[str, dict[str, float]]:
+    """Every dev metric of one model, grouped by dataset."""
+    sentiment = data.load_tweeteval_sentiment(data_dir, "val")
+    goemotions = data.load_goemotions(data_dir, "dev")
+    irony = data.load_tweeteval_irony(data_dir, "val")
+    emotion = data.load_tweeteval_emotion(data_dir, "val")
+    _, service = data.split_every_nth(data.read_customer_service(customer_service))
+
+    def run(texts: Sequence[str]) -> Predictions:
+        return predict(model, tokenizer, texts, batch_size, max_length)
+
+    started = time.monotonic()
+    results = {
+        "tweeteval_sentiment": score_tweeteval_sentiment(
+            run([e.text for e in sentiment]), np.array([e.polarity for e in sentiment])
+        ),
+        "goemotions": score_goemotions(run([r.text for r in goemotions]), goemotions),
+        "tweeteval_irony": score_irony(
+            run([e.text for e in irony]), np.array([e.irony for e in irony])
+        ),
+        "tweeteval_emotion": score_emotion(run([e.text for e in emotion]), emotion),
+        "customer_service": score_customer_service(run([e.text for e in service]), service),
+    }
+    logger.info("evaluated in %.0f s", time.monotonic() - started)
+    return results
+
+
+def flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{"dataset.metric": value}`` for tables and comparisons."""
+    return {f"{ds}.{name}": v for ds, group in metrics.items() for name, v in group.items()}
+
+
+def quantize(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every Linear layer (weights int8, activations float)."""
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def format_table(float_m: dict[str, float], int8_m: dict[str, float] | None) -> str:
+    """A plain-text table: metric, float, int8, difference in points."""
+    lines = [f"{'metric':52s} {'float':>8s} {'int8':>8s} {'diff pt':>8s}"]
+    for key, value in float_m.items():
+        if int8_m is None or key.endswith(".n") or key not in int8_m:
+            lines.append(f"{key:52s} {value:8.4f}")
+            continue
+        q = int8_m[key]
+        lines.append(f"{key:52s} {value:8.4f} {q:8.4f} {100 * (q - value):+8.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Evaluate ``--model`` (float, then int8 unless ``--no-int8``) and write the summary."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(description="Evaluate the customer-sentiment model.")
+    parser.add_argument("--model", type=Path, default=repo_root() / "models" / "sentiment")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--customer-service", type=Path, default=repo_root() / data.CUSTOMER_SERVICE_TSV
+    )
+    parser.add_argument("--report-dir", type=Path, default=repo_root() / "reports/sentiment-eval")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-int8", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data_dir = args.data_dir or get_settings().paths.data_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = CustomerSentimentModel.from_pretrained(args.model).eval()
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    float_metrics = evaluate_model(
+        model, tokenizer, data_dir, args.customer_service, args.batch_size, args.max_length
+    )
+    seconds["float"] = round(time.monotonic() - started, 1)
+    int8_metrics = None
+    if not args.no_int8:
+        started = time.monotonic()
+        int8_metrics = evaluate_model(
+            quantize(model), tokenizer, data_dir, args.customer_service,
+            args.batch_size, args.max_length,
+        )  # fmt: skip
+        seconds["int8"] = round(time.monotonic() - started, 1)
+
+    f_flat = flat(float_metrics)
+    q_flat = flat(int8_metrics) if int8_metrics else None
+    summary: dict[str, object] = {
+        "model": str(args.model),
+        "float": float_metrics,
+        "int8": int8_metrics,
+        "eval_seconds": seconds,
+        "targets": {
+            key: {"target": target, "float": f_flat[key], "met": f_flat[key] >= target}
+            for key, target in TARGETS.items()
+        },
+    }
+    if q_flat is not None:
+        drops = {key: round(100 * (f_flat[key] - q_flat[key]), 2) for key in MAIN_METRICS}
+        summary["int8_drop_points"] = drops
+        summary["int8_drop_below_1_point"] = all(d < 1.0 for d in drops.values())
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    (args.report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(format_table(f_flat, q_flat))
+    print(json.dumps(summary["targets"], indent=2))
+    if q_flat is not None:
+        print("int8 drop < 1 point on main metrics:", summary["int8_drop_below_1_point"])
+    print(f"wrote {args.report_dir / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
