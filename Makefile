@@ -20,7 +20,8 @@ export BANK_DATABASE_URL := $(BANK_URL)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup models demo-db validate test test-unit test-bot test-stories nlu-eval run lint clean
+.PHONY: help setup models demo-db validate test test-unit test-bot test-stories nlu-eval \
+        sentiment-eval bench-sentiment run lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,7 +45,7 @@ $(VENV_RASA)/.installed: bot/requirements.txt
 setup: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments
 
 # --- built artefacts ----------------------------------------------------------------------
-models: setup ## Build NLU data, the encoder and the Rasa model (cached by a hash of their inputs)
+models: setup ## Build NLU data, the encoder, the Rasa model and the sentiment model (cached)
 	$(PY) -m training.build_models
 
 # Seeding is idempotent and cheap, and the demo's dates are relative to the day it runs, so it
@@ -73,12 +74,18 @@ test: models demo-db validate ## Set up and run the whole suite
 nlu-eval: models ## Intent accuracy and macro-F1 on the held-out 20 % of Banking77
 	$(PY) -m training.nlu_eval --rasa $(RASA) --out reports/nlu-eval
 
+sentiment-eval: models ## Sentiment, frustration and irony figures on the dev splits
+	$(PY) -m training.sentiment.evaluate --model models/sentiment
+
+bench-sentiment: models ## Sentiment latency and micro-batched throughput against a naive baseline
+	$(PY) -m benchmarks.sentiment_bench --model models/sentiment
+
 # --- running ------------------------------------------------------------------------------
 run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all
 	$(PY) -m handoff stack
 
 lint: setup ## Static checks
-	$(PY) -m ruff check handoff actions demobank training tests
+	$(PY) -m ruff check handoff actions demobank training benchmarks tests
 
 clean: ## Remove built artefacts (the model cache outside the checkout stays)
 	rm -rf models var reports data/nlu/generated

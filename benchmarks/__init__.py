@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench-*`: medians and ratios against a same-run baseline."""
