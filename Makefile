@@ -20,7 +20,7 @@ export BANK_DATABASE_URL := $(BANK_URL)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup models demo-db validate test test-unit test-bot test-stories nlu-eval \
+.PHONY: help setup models demo-db validate test test-unit test-service test-bot test-stories nlu-eval \
         sentiment-eval bench-sentiment run lint clean
 
 help: ## List the targets
@@ -66,10 +66,11 @@ test-bot: models ## Tests of the Rasa-side code, in the Rasa environment
 test-stories: models ## rasa test on the test stories (end to end, NLU included)
 	$(RASA) test core --model models --stories tests/stories --out reports/stories --fail-on-prediction-errors
 
-test: models demo-db validate ## Set up and run the whole suite
+test-service: models demo-db ## Service, actions, demo bank and training tests, integration included
 	$(PY) -m pytest tests --ignore=tests/bot -q
-	$(RASA_PY) -m pytest tests/bot -q
-	$(RASA) test core --model models --stories tests/stories --out reports/stories --fail-on-prediction-errors
+
+# Prerequisites run left to right: validation first, then each suite.
+test: validate test-service test-bot test-stories ## Set up and run the whole suite
 
 nlu-eval: models ## Intent accuracy and macro-F1 on the held-out 20 % of Banking77
 	$(PY) -m training.nlu_eval --rasa $(RASA) --out reports/nlu-eval
