@@ -1,0 +1,61 @@
+"""The reason codes the escalation engine reports in :attr:`ReasonHit.code`.
+
+They are stored with each handoff and shown to agents, so they are stable strings: add new ones,
+never rename. ``data/escalation.yml`` documents each one next to its weight and severity.
+"""
+
+from __future__ import annotations
+
+REQUEST_HUMAN = "request_human"
+"""The customer asked for a person (the caller sets ``TurnSignals.requested_human``)."""
+
+RISK_PHRASE = "risk_phrase"
+"""The message contains a risk phrase of the policy; the hit's value is the phrase matched."""
+
+HIGH_FRUSTRATION = "high_frustration"
+"""Frustration at or above the customer's tier threshold."""
+
+RISING_FRUSTRATION = "rising_frustration"
+"""Frustration rose steeply over the last turns and is above a floor."""
+
+NEGATIVE_POLARITY = "negative_polarity"
+"""The probability that this message is negative is at or above the threshold."""
+
+SUSTAINED_NEGATIVE = "sustained_negative"
+"""Polarity labelled negative for several customer turns in a row."""
+
+REPEATED_FALLBACK = "repeated_fallback"
+"""The assistant failed to understand several turns in a row (fallback or low confidence)."""
+
+LOW_CONFIDENCE = "low_confidence"
+"""The assistant's intent confidence for this turn is below the threshold."""
+
+INTENT_LOOP = "intent_loop"
+"""The same topic intent in the customer's last turns: the issue is going round unresolved."""
+
+RASA_SIGNAL = "rasa_signal"
+"""The assistant itself handed over; the hit's value is its own reason (e.g. possible_fraud)."""
+
+BOT_ERROR = "bot_error"
+"""The assistant was unreachable or failed on this turn."""
+
+PREMIUM_TIER = "premium_tier"
+"""A modifier, never a trigger: the customer's tier raised the severity or warmed the handoff."""
+
+TRIGGER_CODES: tuple[str, ...] = (
+    REQUEST_HUMAN,
+    RISK_PHRASE,
+    HIGH_FRUSTRATION,
+    RISING_FRUSTRATION,
+    NEGATIVE_POLARITY,
+    SUSTAINED_NEGATIVE,
+    REPEATED_FALLBACK,
+    LOW_CONFIDENCE,
+    INTENT_LOOP,
+    RASA_SIGNAL,
+    BOT_ERROR,
+)
+"""Codes of the triggers, each configured under ``triggers:`` in the policy."""
+
+REASON_CODES: tuple[str, ...] = (*TRIGGER_CODES, PREMIUM_TIER)
+"""Every code a :class:`ReasonHit` can carry."""
