@@ -1,0 +1,125 @@
+"""The conversation store's tables (SQLAlchemy 2 declarative mapping).
+
+Ids of conversations are uuid4 hex strings made by the store; messages and handoffs have
+integer ids. All timestamps are aware UTC datetimes supplied by the caller (``now``), so the
+clock stays outside the adapter. Enumerated columns are short strings with a CHECK constraint
+(not native enums), so adding a value is a small migration on every backend.
+
+The repository (:mod:`handoff.store.repository`) is the only code that uses these classes; the
+rest of the service sees frozen records instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from handoff.store.column_types import UtcDateTime, json_document
+from handoff.store.states import ConversationState, HandoffStatus, Sender
+
+# Deterministic constraint names: a later migration can drop or alter them by name, on
+# PostgreSQL and in SQLite's batch mode alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: type[ConversationState | Sender | HandoffStatus]) -> str:
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the handoff service's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Conversation(Base):
+    """One customer conversation, from the first message to its close."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", ConversationState), name="state"),
+        CheckConstraint("last_seq >= 0", name="last_seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64))  # None: anonymous
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    # SHA-256 hex of the resume token: the token itself is never stored.
+    resume_token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    # The seq of the newest message; the next message takes last_seq + 1.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Message(Base):
+    """One message of a conversation, numbered by ``seq`` (1, 2, 3... without gaps)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("conversation_id", "client_message_id"),
+        CheckConstraint(_one_of("sender", Sender), name="sender"),
+        CheckConstraint("seq >= 1", name="seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    # The customer's client's own id, so a resent message is stored once. NULLs never clash.
+    client_message_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Handoff(Base):
+    """One escalation of a conversation to the human agents' queue."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", HandoffStatus), name="status"),
+        # What the agents' queue reads: queued handoffs, most urgent first, then oldest first.
+        Index(None, "status", "priority", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(json_document())
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)  # lower is more urgent
+    mode: Mapped[str] = mapped_column(String(8))  # warm | cold
+    acknowledge_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolve_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    brief: Mapped[dict[str, Any]] = mapped_column(json_document())
+    customer_notice: Mapped[str] = mapped_column(Text)  # exactly what the customer was told

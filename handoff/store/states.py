@@ -1,0 +1,66 @@
+"""The conversation store's vocabulary: conversation states, senders, handoff statuses.
+
+The allowed moves between conversation states are data (:data:`ALLOWED_TRANSITIONS`), checked
+by :func:`check_transition` before the store touches the database and again, against the
+stored state, inside the writing transaction. This module imports nothing but the standard
+library, so pure code (the gateway's state machine, tests) can use it without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from enum import StrEnum
+
+
+class ConversationState(StrEnum):
+    """Who owns the conversation now."""
+
+    BOT = "bot"  # the assistant answers
+    QUEUED = "queued"  # waiting for a human agent; the assistant no longer answers
+    AGENT = "agent"  # a human agent has it
+    CLOSED = "closed"  # finished; nothing moves it again
+
+
+class Sender(StrEnum):
+    """Who wrote a message."""
+
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"  # state changes and other events, written by the service itself
+
+
+class HandoffStatus(StrEnum):
+    """Life cycle of one handoff: queued -> assigned -> resolved, or cancelled while queued."""
+
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+_S = ConversationState
+
+ALLOWED_TRANSITIONS: Mapping[ConversationState, frozenset[ConversationState]] = {
+    _S.BOT: frozenset({_S.QUEUED, _S.CLOSED}),
+    _S.QUEUED: frozenset({_S.AGENT, _S.BOT, _S.CLOSED}),  # queued -> bot: handoff cancelled
+    _S.AGENT: frozenset({_S.BOT, _S.CLOSED}),  # the agent hands the customer back
+    _S.CLOSED: frozenset(),  # terminal
+}
+"""Every legal move: ``to in ALLOWED_TRANSITIONS[from]``. Any open state may close."""
+
+
+def check_transition(allowed_from: Collection[str], to: str) -> None:
+    """Refuse, with ``ValueError``, a request that the graph could never grant.
+
+    A caller asking for ``bot -> agent`` has a bug whatever the stored state is, so this is
+    a programming error, unlike :class:`handoff.store.errors.IllegalTransition`, which says
+    the conversation is not in a state the caller expected.
+    """
+    target = ConversationState(to)
+    if not allowed_from:
+        raise ValueError("allowed_from is empty: no state could be left")
+    for state in allowed_from:
+        source = ConversationState(state)
+        if target not in ALLOWED_TRANSITIONS[source]:
+            raise ValueError(f"the state graph has no transition {source} -> {target}")
