@@ -2,10 +2,12 @@
 
 The handoff service relays every customer message to the assistant and needs, for that same
 turn, the bot's replies *and* what the assistant made of the message: the intent and its
-ranking, whether an action asked for a human (the ``handoff`` custom message) and what was
-already tried (the ``attempted_steps`` slot). Rasa's REST channel returns only the replies; a
-second request to the tracker API would double the round trips and could read the tracker of a
-later turn. This channel reads the tracker right after processing and answers with everything.
+ranking, the entities it carried, whether an action asked for a human (the ``handoff`` custom
+message), what was already tried (the ``attempted_steps`` slot) and the conversation's other
+set slots, all of which the human agent's brief shows. Rasa's REST channel returns only the
+replies; a second request to the tracker API would double the round trips and could read the
+tracker of a later turn. This channel reads the tracker right after processing and answers
+with everything.
 
 Registered in ``bot/credentials.yml``::
 
@@ -18,8 +20,13 @@ Routes, under ``/webhooks/handoff``:
 
 * ``POST /webhook`` with ``{"sender": "<conversation id>", "message": "<text>",
   "metadata": {...}}`` (metadata optional) answers ``{"sender", "messages", "intent",
-  "intent_ranking", "handoff", "attempted_steps", "truncated"}``; errors are JSON
-  ``{"error": "..."}`` with status 400, 401, 500 or 503.
+  "intent_ranking", "entities", "slots", "handoff", "attempted_steps", "truncated"}``.
+  ``entities`` are those of this turn's user message, each ``{"entity", "value"}`` plus
+  ``"start"``, ``"end"``, ``"confidence_entity"`` and ``"extractor"`` where known (``[]`` when
+  NLU did not run); ``slots`` is an object of the conversation's set slots (value not null),
+  without ``attempted_steps`` (its own field), ``requested_slot`` and Rasa's
+  ``session_started_metadata``. Errors are JSON ``{"error": "..."}`` with status 400, 401, 500
+  or 503.
 * ``GET /`` is a health check answering ``{"status": "ok"}``.
 """
 
@@ -31,7 +38,7 @@ import json
 import logging
 import numbers
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -57,6 +64,10 @@ ATTEMPTED_STEPS_SLOT = "attempted_steps"
 # Key of the custom message actions send to ask for a human (see actions/handoff_signal.py).
 HANDOFF_KEY = "handoff"
 INTENT_RANKING_SIZE = 5
+# Slots left out of "slots": attempted_steps has its own field, the others are Rasa's bookkeeping.
+EXCLUDED_SLOTS = frozenset({ATTEMPTED_STEPS_SLOT, "requested_slot", "session_started_metadata"})
+# What is kept of an entity besides its name and value (role, group, processors... are not).
+ENTITY_DETAIL_KEYS = ("start", "end", "confidence_entity", "extractor")
 EXPECTED_BODY = '{"sender": "<conversation id>", "message": "<text>", "metadata": {...}}'
 
 
@@ -90,6 +101,8 @@ class TurnUnderstanding:
     intent: dict[str, Any] | None
     intent_ranking: list[dict[str, Any]]
     attempted_steps: list[Any]
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,17 +236,18 @@ def find_handoff(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def read_turn(tracker: DialogueStateTracker | None, message_id: str | None) -> TurnUnderstanding:
-    """Intent, ranking and attempted steps of the turn whose user message has ``message_id``.
+    """Intent, ranking, entities and slots of the turn whose user message has ``message_id``.
 
     The user event is looked up by message id rather than taken as the latest one, so that a
     message Rasa did not log (or a later turn of the same conversation) is never reported as
-    this turn's intent. With ``message_id`` None only the slot is read.
+    this turn's intent or entities. With ``message_id`` None only the slots are read.
     """
     if tracker is None:
         return TurnUnderstanding(intent=None, intent_ranking=[], attempted_steps=[])
 
     intent: dict[str, Any] | None = None
     ranking: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
     if message_id is not None:
         event = _find_user_event(tracker, message_id)
         if event is None:
@@ -249,9 +263,16 @@ def read_turn(tracker: DialogueStateTracker | None, message_id: str | None) -> T
                 for reading in map(_intent_reading, event.parse_data.get("intent_ranking") or [])
                 if reading is not None
             ][:INTENT_RANKING_SIZE]
+            entities = [
+                reading for reading in map(_entity_reading, event.entities) if reading is not None
+            ]
 
     return TurnUnderstanding(
-        intent=intent, intent_ranking=ranking, attempted_steps=_attempted_steps(tracker)
+        intent=intent,
+        intent_ranking=ranking,
+        attempted_steps=_attempted_steps(tracker),
+        entities=entities,
+        slots=_set_slots(tracker),
     )
 
 
@@ -267,6 +288,8 @@ def turn_response(
         "messages": messages,
         "intent": understanding.intent,
         "intent_ranking": understanding.intent_ranking,
+        "entities": understanding.entities,
+        "slots": understanding.slots,
         "handoff": find_handoff(messages),
         "attempted_steps": understanding.attempted_steps,
         "truncated": truncated,
@@ -292,6 +315,33 @@ def _intent_reading(raw: Any) -> dict[str, Any] | None:
     else:
         confidence = None
     return {"name": str(raw["name"]), "confidence": confidence}
+
+
+def _entity_reading(raw: Any) -> dict[str, Any] | None:
+    """``{"entity", "value"}`` plus the known details of a parse-data entity; None if unnamed."""
+    if not isinstance(raw, dict) or not raw.get("entity"):
+        return None
+    reading = {"entity": str(raw["entity"]), "value": raw.get("value")}
+    for key in ENTITY_DETAIL_KEYS:
+        value = raw.get(key)
+        if value is None:
+            continue
+        # Extractors may give numpy scalars for offsets and confidences; JSON cannot hold them.
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
+        reading[key] = value
+    return reading
+
+
+def _set_slots(tracker: DialogueStateTracker) -> dict[str, Any]:
+    """The conversation's slots that hold a value, but those in EXCLUDED_SLOTS."""
+    return {
+        name: slot.value
+        for name, slot in tracker.slots.items()
+        if name not in EXCLUDED_SLOTS and slot.value is not None
+    }
 
 
 def _attempted_steps(tracker: DialogueStateTracker) -> list[Any]:
@@ -444,8 +494,9 @@ class HandoffInput(InputChannel):
     async def _answer_empty_message(self, agent: Agent, turn: HandoffRequest) -> dict[str, Any]:
         """Asks the customer to type their question, without running NLU on nothing.
 
-        The tracker is only read, so ``attempted_steps`` still reports the conversation's
-        steps rather than an empty list the handoff service could mistake for "nothing tried".
+        The tracker is only read, so ``attempted_steps`` and ``slots`` still report the
+        conversation's state rather than empty values the handoff service could mistake for
+        "nothing tried"; ``entities`` is empty, as no message was understood this turn.
         """
         tracker = await agent.tracker_store.retrieve(turn.sender)
         understanding = read_turn(tracker, message_id=None)

@@ -31,11 +31,20 @@ from sanic import Sanic  # noqa: E402
 
 ATTEMPTED_STEPS = "attempted_steps"
 
-# The slice of bot/domain that the channel reads: the list slot actions append to.
+# The slice of bot/domain that the channel reads: the list slot actions append to, an entity
+# slot, and a form (so that Rasa adds its ``requested_slot``, which the channel leaves out).
 TEST_DOMAIN = {
     "version": "3.1",
     "intents": ["check_balance", "card_lost", "greet"],
-    "slots": {ATTEMPTED_STEPS: {"type": "list", "mappings": [{"type": "custom"}]}},
+    "entities": ["card_last4"],
+    "slots": {
+        ATTEMPTED_STEPS: {"type": "list", "mappings": [{"type": "custom"}]},
+        "card_last4": {
+            "type": "text",
+            "mappings": [{"type": "from_entity", "entity": "card_last4"}],
+        },
+    },
+    "forms": {"freeze_card_form": {"required_slots": ["card_last4"]}},
 }
 
 
@@ -56,8 +65,9 @@ class FakeRasa:
     """Stands in for ``agent.handle_message``: logs the turn in the tracker and replies.
 
     It does what Rasa's processor and a custom action do for one turn: a ``UserUttered`` with
-    the message's id, parse data and metadata, a ``SlotSet`` of ``attempted_steps``, a text
-    message and a custom ``{"handoff": ...}`` message sent through the message's output channel.
+    the message's id, parse data, entities and metadata, a ``SlotSet`` of ``attempted_steps``
+    and of each of ``slots``, a text message and a custom ``{"handoff": ...}`` message sent
+    through the message's output channel.
     """
 
     tracker_store: InMemoryTrackerStore
@@ -71,6 +81,8 @@ class FakeRasa:
     reply: str | None = "I've frozen your card."
     handoff: dict[str, Any] | None = None
     steps: list[dict[str, Any]] | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
     error: Exception | None = None
     received: list[UserMessage] = field(default_factory=list)
 
@@ -83,13 +95,13 @@ class FakeRasa:
             "text": message.text,
             "intent": self.intent_ranking[0] if self.intent_ranking else {},
             "intent_ranking": self.intent_ranking,
-            "entities": [],
+            "entities": self.entities,
         }
         tracker.update(
             UserUttered(
                 message.text,
                 parse_data["intent"],
-                [],
+                self.entities,
                 parse_data,
                 input_channel=message.input_channel,
                 message_id=message.message_id,
@@ -98,6 +110,8 @@ class FakeRasa:
         )
         if self.steps is not None:
             tracker.update(SlotSet(ATTEMPTED_STEPS, self.steps))
+        for name, value in self.slots.items():
+            tracker.update(SlotSet(name, value))
         await self.tracker_store.save(tracker)
         if self.reply:
             await message.output_channel.send_response(message.sender_id, {"text": self.reply})
@@ -152,7 +166,7 @@ ServeChannel = Callable[
 
 @pytest.fixture
 def domain() -> Domain:
-    """A domain holding the ``attempted_steps`` list slot."""
+    """A domain holding the ``attempted_steps`` list slot, a text slot and a form."""
     # Rasa 3.6 warns "Slot auto-fill has been removed" on every domain with slots; noise here.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Slot auto-fill has been removed")

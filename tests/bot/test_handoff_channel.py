@@ -39,6 +39,31 @@ HANDOFF = {
     "summary": "Card lost: card frozen",
 }
 STEPS = [{"step": "freeze_card", "outcome": "done", "summary": "Froze card ending 1234"}]
+# An entity as Rasa's DIETClassifier logs it (role/group/processors are not passed on).
+ENTITY = {
+    "entity": "card_last4",
+    "start": 17,
+    "end": 21,
+    "confidence_entity": 0.98,
+    "role": "source",
+    "value": "1234",
+    "extractor": "DIETClassifier",
+    "processors": ["EntitySynonymMapper"],
+}
+ENTITY_READING = {
+    "entity": "card_last4",
+    "value": "1234",
+    "start": 17,
+    "end": 21,
+    "confidence_entity": 0.98,
+    "extractor": "DIETClassifier",
+}
+# Slots a turn sets: the channel reports card_last4 only (see read_turn).
+TURN_SLOTS = {
+    "card_last4": "1234",
+    "requested_slot": "card_last4",
+    "session_started_metadata": {"customer_id": "C-1001"},
+}
 
 
 def body(**fields: Any) -> bytes:
@@ -194,46 +219,88 @@ def test_find_handoff_last_signal_wins() -> None:
     assert find_handoff(messages) == second
 
 
-def _tracker_with_turn(domain: Any, message_id: str, ranking: Any) -> Any:
+def _tracker_with_turn(
+    domain: Any, message_id: str, ranking: Any, entities: Any = (), slots: Any = None
+) -> Any:
     from rasa.shared.core.trackers import DialogueStateTracker
 
     tracker = DialogueStateTracker(SENDER, domain.slots)
-    parse_data = {"intent": ranking[0], "intent_ranking": ranking, "entities": []}
-    tracker.update(UserUttered("hi", ranking[0], [], parse_data, message_id=message_id))
+    entities = list(entities)
+    parse_data = {"intent": ranking[0], "intent_ranking": ranking, "entities": entities}
+    tracker.update(UserUttered("hi", ranking[0], entities, parse_data, message_id=message_id))
     tracker.update(SlotSet("attempted_steps", STEPS))
+    for name, value in (TURN_SLOTS if slots is None else slots).items():
+        tracker.update(SlotSet(name, value))
     return tracker
 
 
 def test_read_turn_reads_the_turn_with_the_message_id(domain: Any) -> None:
     ranking = [{"name": f"intent_{i}", "confidence": 0.5 - i * 0.05} for i in range(7)]
-    tracker = _tracker_with_turn(domain, "m-1", ranking)
+    tracker = _tracker_with_turn(domain, "m-1", ranking, entities=[ENTITY])
 
     understanding = read_turn(tracker, "m-1")
 
     assert understanding.intent == {"name": "intent_0", "confidence": 0.5}
     assert understanding.intent_ranking == ranking[:5]
     assert understanding.attempted_steps == STEPS
+    assert understanding.entities == [ENTITY_READING]
+    # Not attempted_steps (its own field), requested_slot or session_started_metadata.
+    assert understanding.slots == {"card_last4": "1234"}
+
+
+def test_read_turn_keeps_entity_name_and_value_and_drops_unnamed_entities(domain: Any) -> None:
+    entities = [
+        {"entity": "amount", "value": {"amount": 50, "currency": "EUR"}},
+        {"entity": "card_last4", "value": None, "start": 0, "end": 4},
+        {"value": "orphan"},
+        {"entity": "", "value": "blank"},
+    ]
+    tracker = _tracker_with_turn(domain, "m-1", [{"name": "greet"}], entities=entities)
+
+    assert read_turn(tracker, "m-1").entities == [
+        {"entity": "amount", "value": {"amount": 50, "currency": "EUR"}},
+        {"entity": "card_last4", "value": None, "start": 0, "end": 4},
+    ]
+
+
+def test_read_turn_leaves_unset_slots_out(domain: Any) -> None:
+    tracker = _tracker_with_turn(domain, "m-1", [{"name": "greet"}], slots={})
+
+    assert read_turn(tracker, "m-1").slots == {}
 
 
 def test_read_turn_never_reports_another_turns_intent(domain: Any) -> None:
-    tracker = _tracker_with_turn(domain, "m-1", [{"name": "greet", "confidence": 0.9}])
+    tracker = _tracker_with_turn(
+        domain, "m-1", [{"name": "greet", "confidence": 0.9}], entities=[ENTITY]
+    )
 
     understanding = read_turn(tracker, "m-2")
 
     assert understanding.intent is None
     assert understanding.intent_ranking == []
-    assert understanding.attempted_steps == STEPS  # the slot is still the conversation's
+    assert understanding.entities == []
+    # The slots are still the conversation's.
+    assert understanding.attempted_steps == STEPS
+    assert understanding.slots == {"card_last4": "1234"}
 
 
 def test_read_turn_turns_numpy_confidences_into_floats(domain: Any) -> None:
     np = pytest.importorskip("numpy")
     ranking = [{"name": "greet", "confidence": np.float32(0.75)}]
-    tracker = _tracker_with_turn(domain, "m-1", ranking)
+    entity = {
+        "entity": "card_last4",
+        "value": "1234",
+        "start": np.int64(3),
+        "confidence_entity": np.float32(0.5),
+    }
+    tracker = _tracker_with_turn(domain, "m-1", ranking, entities=[entity])
 
     understanding = read_turn(tracker, "m-1")
 
     assert type(understanding.intent["confidence"]) is float
-    json.dumps(understanding.intent_ranking)  # JSON-serialisable
+    (reading,) = understanding.entities
+    assert (type(reading["start"]), type(reading["confidence_entity"])) == (int, float)
+    json.dumps([understanding.intent_ranking, understanding.entities])  # JSON-serialisable
 
 
 def test_read_turn_without_the_slot_in_the_domain_gives_no_steps() -> None:
@@ -241,22 +308,32 @@ def test_read_turn_without_the_slot_in_the_domain_gives_no_steps() -> None:
 
     tracker = DialogueStateTracker(SENDER, [])  # e.g. an NLU-only model's domain
 
-    assert read_turn(tracker, None).attempted_steps == []
+    understanding = read_turn(tracker, None)
+
+    assert (understanding.attempted_steps, understanding.slots) == ([], {})
 
 
 def test_read_turn_without_tracker_is_empty() -> None:
-    assert read_turn(None, "m-1") == TurnUnderstanding(None, [], [])
+    assert read_turn(None, "m-1") == TurnUnderstanding(None, [], [], entities=[], slots={})
 
 
 def test_turn_response_has_every_field() -> None:
     messages = [{"recipient_id": SENDER, "custom": {"handoff": HANDOFF}}]
-    understanding = TurnUnderstanding({"name": "card_lost", "confidence": 0.9}, [], STEPS)
+    understanding = TurnUnderstanding(
+        {"name": "card_lost", "confidence": 0.9},
+        [],
+        STEPS,
+        entities=[ENTITY_READING],
+        slots={"card_last4": "1234"},
+    )
 
     assert turn_response(SENDER, messages, understanding, truncated=True) == {
         "sender": SENDER,
         "messages": messages,
         "intent": {"name": "card_lost", "confidence": 0.9},
         "intent_ranking": [],
+        "entities": [ENTITY_READING],
+        "slots": {"card_last4": "1234"},
         "handoff": HANDOFF,
         "attempted_steps": STEPS,
         "truncated": True,
@@ -322,11 +399,13 @@ async def test_health(serve_channel: Any, fake_rasa: Any, agent: Any) -> None:
 
 
 @pytest.mark.asyncio
-async def test_turn_returns_messages_intent_handoff_and_steps(
+async def test_turn_returns_messages_intent_entities_slots_handoff_and_steps(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
     fake_rasa.handoff = HANDOFF
     fake_rasa.steps = STEPS
+    fake_rasa.entities = [ENTITY]
+    fake_rasa.slots = TURN_SLOTS
     fake_rasa.intent_ranking = [
         {"name": f"intent_{i}", "confidence": round(0.6 - i * 0.08, 2)} for i in range(7)
     ]
@@ -344,6 +423,8 @@ async def test_turn_returns_messages_intent_handoff_and_steps(
         ],
         "intent": {"name": "intent_0", "confidence": 0.6},
         "intent_ranking": fake_rasa.intent_ranking[:5],
+        "entities": [ENTITY_READING],
+        "slots": {"card_last4": "1234"},
         "handoff": HANDOFF,
         "attempted_steps": STEPS,
         "truncated": False,
@@ -361,6 +442,7 @@ async def test_turn_without_handoff_or_steps(
 
     assert data["handoff"] is None
     assert data["attempted_steps"] == []
+    assert (data["entities"], data["slots"]) == ([], {})
     assert data["intent"] == {"name": "card_lost", "confidence": 0.91}
     assert [r["name"] for r in data["intent_ranking"]] == ["card_lost", "check_balance", "greet"]
 
@@ -405,6 +487,7 @@ async def test_empty_message_is_answered_without_rasa(
 ) -> None:
     tracker = await tracker_store.get_or_create_tracker(SENDER)
     tracker.update(SlotSet("attempted_steps", STEPS))
+    tracker.update(SlotSet("card_last4", "1234"))
     await tracker_store.save(tracker)
     server = await serve_channel(HandoffInput(), fake_rasa, agent)
 
@@ -416,6 +499,8 @@ async def test_empty_message_is_answered_without_rasa(
         "messages": [{"recipient_id": SENDER, "text": DEFAULT_EMPTY_MESSAGE_REPLY}],
         "intent": None,
         "intent_ranking": [],
+        "entities": [],  # no message was understood this turn
+        "slots": {"card_last4": "1234"},  # still the conversation's, like attempted_steps
         "handoff": None,
         "attempted_steps": STEPS,  # still the conversation's, not "nothing tried"
         "truncated": False,
