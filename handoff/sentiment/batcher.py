@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
@@ -51,7 +52,12 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, scorer: BatchScorer, *, max_batch: int = 32, max_wait_ms: float = 5.0
+        self,
+        scorer: BatchScorer,
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 5.0,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be positive, got {max_batch}")
@@ -63,6 +69,11 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        # One thread runs every forward pass, and it should be the thread that loaded the
+        # model (pass it as ``executor``): measured on this project's CPU, a bfloat16 forward
+        # pass in a thread other than the loading one took 15 ms instead of 7.
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="sentiment")
 
     @property
     def running(self) -> bool:
@@ -96,6 +107,8 @@ class MicroBatcher:
             if not self._worker.cancelled() and self._worker.exception() is not None:
                 logger.debug("the sentiment batcher had stopped on an error before closing")
         self._fail_queued(BatcherClosedError("the sentiment batcher was closed"))
+        if self._owns_executor:
+            self._executor.shutdown(wait=False)
 
     async def __aenter__(self) -> MicroBatcher:
         self.start()
@@ -163,7 +176,7 @@ class MicroBatcher:
     async def _score_batch(self, batch: list[_Request]) -> None:
         loop = asyncio.get_running_loop()
         texts = [request.text for request in batch]
-        scoring = loop.run_in_executor(None, self._score_isolating_failures, texts)
+        scoring = loop.run_in_executor(self._executor, self._score_isolating_failures, texts)
         try:
             # Shielded so that aclose() cancelling the worker does not abandon the thread
             # mid-forward: the batch finishes and its callers are answered.

@@ -73,5 +73,22 @@ def test_goemotions_negative_vs_rest_counts_mixed_comments_as_negative() -> None
 def test_flat_and_table() -> None:
     metrics = {"x": {"n": 3, "f1": 0.5}}
     assert evaluate.flat(metrics) == {"x.n": 3, "x.f1": 0.5}
-    table = evaluate.format_table({"x.f1": 0.5}, {"x.f1": 0.49})
-    assert "-1.00" in table
+    table = evaluate.format_table(
+        {
+            evaluate.Precision.FLOAT32: {"x.n": 3, "x.f1": 0.5},
+            evaluate.Precision.INT8: {"x.n": 3, "x.f1": 0.49},
+        }
+    )
+    header, n_row, f1_row = table.splitlines()
+    assert header.split() == ["metric", "float32", "int8", "diff", "pt"]
+    assert f1_row.split() == ["x.f1", "0.5000", "0.4900", "-1.00"]
+    assert n_row.split() == ["x.n", "3.0000"]
+
+
+def test_drops_in_points_covers_the_main_metrics() -> None:
+    reference = {key: 0.8 for key in evaluate.MAIN_METRICS}
+    other = {key: 0.79 for key in evaluate.MAIN_METRICS}
+
+    drops = evaluate.drops_in_points(reference, other)
+
+    assert drops == {key: 1.0 for key in evaluate.MAIN_METRICS}

@@ -1,4 +1,4 @@
-"""Score a trained sentiment model on the development splits, float and dynamic int8.
+"""Score a trained sentiment model on the development splits, in float32, bfloat16 and int8.
 
 Metrics (the scoring math is in pure numpy functions below so that it can be unit-tested):
 
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from handoff.sentiment.classifier import Precision, convert_model
 from handoff.sentiment.model import CustomerSentimentModel
 from handoff.settings import get_settings, repo_root
 from training.sentiment import data
@@ -279,25 +280,35 @@ def flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{ds}.{name}": v for ds, group in metrics.items() for name, v in group.items()}
 
 
-def quantize(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantisation of every Linear layer (weights int8, activations float)."""
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+REFERENCE = Precision.FLOAT32
+"""The precision every other one is compared with."""
 
 
-def format_table(float_m: dict[str, float], int8_m: dict[str, float] | None) -> str:
-    """A plain-text table: metric, float, int8, difference in points."""
-    lines = [f"{'metric':52s} {'float':>8s} {'int8':>8s} {'diff pt':>8s}"]
-    for key, value in float_m.items():
-        if int8_m is None or key.endswith(".n") or key not in int8_m:
-            lines.append(f"{key:52s} {value:8.4f}")
-            continue
-        q = int8_m[key]
-        lines.append(f"{key:52s} {value:8.4f} {q:8.4f} {100 * (q - value):+8.2f}")
+def format_table(metrics: dict[Precision, dict[str, float]]) -> str:
+    """A plain-text table: metric, then a column per precision and its difference in points."""
+    reference = metrics[REFERENCE]
+    others = [p for p in metrics if p is not REFERENCE]
+    header = f"{'metric':52s} {REFERENCE.value:>9s}"
+    header += "".join(f" {p.value:>9s} {'diff pt':>8s}" for p in others)
+    lines = [header]
+    for key, value in reference.items():
+        line = f"{key:52s} {value:9.4f}"
+        if not key.endswith(".n"):
+            for precision in others:
+                other = metrics[precision].get(key)
+                if other is not None:
+                    line += f" {other:9.4f} {100 * (other - value):+8.2f}"
+        lines.append(line)
     return "\n".join(lines)
 
 
+def drops_in_points(reference: dict[str, float], other: dict[str, float]) -> dict[str, float]:
+    """How many points ``other`` loses against ``reference`` on each main metric."""
+    return {key: round(100 * (reference[key] - other[key]), 2) for key in MAIN_METRICS}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Evaluate ``--model`` (float, then int8 unless ``--no-int8``) and write the summary."""
+    """Evaluate ``--model`` in float32, bfloat16 and int8 and write the summary."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(description="Evaluate the customer-sentiment model.")
     parser.add_argument("--model", type=Path, default=repo_root() / "models" / "sentiment")
@@ -309,50 +320,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-int8", action="store_true")
+    parser.add_argument(
+        "--precisions", default="float32,bfloat16,int8",
+        help="comma-separated; float32 is always evaluated, as the reference",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data_dir = args.data_dir or get_settings().paths.data_dir
+    precisions = [REFERENCE] + [
+        p for p in dict.fromkeys(Precision(v.strip()) for v in args.precisions.split(","))
+        if p not in (REFERENCE, Precision.AUTO)
+    ]  # fmt: skip
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = CustomerSentimentModel.from_pretrained(args.model).eval()
+    metrics: dict[Precision, dict[str, dict[str, float]]] = {}
     seconds: dict[str, float] = {}
-    started = time.monotonic()
-    float_metrics = evaluate_model(
-        model, tokenizer, data_dir, args.customer_service, args.batch_size, args.max_length
-    )
-    seconds["float"] = round(time.monotonic() - started, 1)
-    int8_metrics = None
-    if not args.no_int8:
+    for precision in precisions:
+        # A fresh copy each time: converting to bfloat16 or int8 changes the model in place.
+        model = convert_model(CustomerSentimentModel.from_pretrained(args.model), precision)
         started = time.monotonic()
-        int8_metrics = evaluate_model(
-            quantize(model), tokenizer, data_dir, args.customer_service,
-            args.batch_size, args.max_length,
-        )  # fmt: skip
-        seconds["int8"] = round(time.monotonic() - started, 1)
+        metrics[precision] = evaluate_model(
+            model, tokenizer, data_dir, args.customer_service, args.batch_size, args.max_length
+        )
+        seconds[precision.value] = round(time.monotonic() - started, 1)
 
-    f_flat = flat(float_metrics)
-    q_flat = flat(int8_metrics) if int8_metrics else None
+    flats = {precision: flat(m) for precision, m in metrics.items()}
+    reference = flats[REFERENCE]
+    drops = {p.value: drops_in_points(reference, f) for p, f in flats.items() if p is not REFERENCE}
     summary: dict[str, object] = {
         "model": str(args.model),
-        "float": float_metrics,
-        "int8": int8_metrics,
+        "metrics": {p.value: m for p, m in metrics.items()},
         "eval_seconds": seconds,
         "targets": {
-            key: {"target": target, "float": f_flat[key], "met": f_flat[key] >= target}
+            key: {"target": target, "float32": reference[key], "met": reference[key] >= target}
             for key, target in TARGETS.items()
         },
+        "drop_points_vs_float32": drops,
+        "within_1_point": {p: all(d < 1.0 for d in d_.values()) for p, d_ in drops.items()},
     }
-    if q_flat is not None:
-        drops = {key: round(100 * (f_flat[key] - q_flat[key]), 2) for key in MAIN_METRICS}
-        summary["int8_drop_points"] = drops
-        summary["int8_drop_below_1_point"] = all(d < 1.0 for d in drops.values())
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(format_table(f_flat, q_flat))
+    print(format_table(flats))
     print(json.dumps(summary["targets"], indent=2))
-    if q_flat is not None:
-        print("int8 drop < 1 point on main metrics:", summary["int8_drop_below_1_point"])
+    for precision, ok in summary["within_1_point"].items():  # type: ignore[union-attr]
+        print(f"{precision} loses < 1 point on every main metric: {ok}")
     print(f"wrote {args.report_dir / 'summary.json'}")
     return 0
 

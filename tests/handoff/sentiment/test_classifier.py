@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from handoff.sentiment import classifier as classifier_module
 from handoff.sentiment.classifier import (
+    Precision,
     SentimentClassifier,
     plan_chunks,
     postprocess,
+    resolve_precision,
     sigmoid,
     softmax,
 )
@@ -188,13 +191,41 @@ def test_score_of_nothing_is_nothing(classifier: SentimentClassifier) -> None:
 
 
 def test_quantized_classifier_scores(tiny_sentiment_model: Path) -> None:
-    quantized = SentimentClassifier.load(tiny_sentiment_model, threads=1, quantize=True)
+    quantized = SentimentClassifier.load(tiny_sentiment_model, threads=1, precision="int8")
 
     assert any("quantized" in type(module).__module__ for module in quantized.model.modules()), (
         "no linear layer was quantised"
     )
     readings = quantized.score(["the app keeps crashing", "thanks"])
     assert [sum(reading.scores.values()) for reading in readings] == pytest.approx([1.0, 1.0])
+
+
+def test_bfloat16_classifier_scores_like_float32(tiny_sentiment_model: Path) -> None:
+    full = SentimentClassifier.load(tiny_sentiment_model, threads=1, precision="float32")
+    half = SentimentClassifier.load(tiny_sentiment_model, threads=1, precision="bfloat16")
+
+    assert {p.dtype for p in half.model.parameters()} == {torch.bfloat16}
+    texts = ["the app keeps crashing", "thanks", "where is my card"]
+    for a, b in zip(full.score(texts), half.score(texts), strict=True):
+        assert b.scores == pytest.approx(a.scores, abs=0.02)
+        assert b.frustration == pytest.approx(a.frustration, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("native", "expected"), [(True, Precision.BFLOAT16), (False, Precision.FLOAT32)]
+)
+def test_auto_precision_follows_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, native: bool, expected: Precision
+) -> None:
+    monkeypatch.setattr(classifier_module, "cpu_has_native_bfloat16", lambda: native)
+
+    assert resolve_precision("auto") is expected
+    assert resolve_precision("int8") is Precision.INT8
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="float16"):
+        resolve_precision("float16")
 
 
 def test_load_sets_the_thread_count(tiny_sentiment_model: Path) -> None:
