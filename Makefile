@@ -20,8 +20,8 @@ export BANK_DATABASE_URL := $(BANK_URL)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup models demo-db validate test test-unit test-service test-bot test-stories nlu-eval \
-        sentiment-eval bench-sentiment run lint clean
+.PHONY: help setup system-deps models demo-db validate test test-unit test-service test-bot test-stories nlu-eval \
+        sentiment-eval bench-sentiment bench-gateway run lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,17 @@ $(VENV_RASA)/.installed: bot/requirements.txt
 
 setup: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments
 
+# PostgreSQL's server binaries: the store's tests start a throwaway server of their own
+# (tests/postgres_server.py). Debian keeps them off PATH, in /usr/lib/postgresql/<version>/bin.
+system-deps: ## Install the system packages the tests need (PostgreSQL) when missing
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "PostgreSQL server binaries found"; \
+	else \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	fi
+
 # --- built artefacts ----------------------------------------------------------------------
 models: setup ## Build NLU data, the encoder, the Rasa model and the sentiment model (cached)
 	$(PY) -m training.build_models
@@ -57,7 +68,7 @@ demo-db: $(VENV)/.installed ## Create the demo bank, or reset it to its seeded s
 validate: models ## rasa data validate (warnings fail)
 	$(RASA) data validate --config config.yml --domain bot/domain --data data --fail-on-warnings
 
-test-unit: setup ## Fast tests of the service, actions and demo bank (no servers)
+test-unit: setup system-deps ## Fast tests of the service, actions and demo bank (no servers)
 	$(PY) -m pytest tests --ignore=tests/bot -m "not integration" -q
 
 test-bot: models ## Tests of the Rasa-side code, in the Rasa environment
@@ -66,11 +77,11 @@ test-bot: models ## Tests of the Rasa-side code, in the Rasa environment
 test-stories: models ## rasa test on the test stories (end to end, NLU included)
 	$(RASA) test core --model models --stories tests/stories --out reports/stories --fail-on-prediction-errors
 
-test-service: models demo-db ## Service, actions, demo bank and training tests, integration included
+test-service: models demo-db system-deps ## Service, actions, demo bank and training tests, integration included
 	$(PY) -m pytest tests --ignore=tests/bot -q
 
-# Prerequisites run left to right: validation first, then each suite.
-test: validate test-service test-bot test-stories ## Set up and run the whole suite
+# Prerequisites run left to right: system packages and validation first, then each suite.
+test: system-deps validate test-service test-bot test-stories ## Set up and run the whole suite
 
 nlu-eval: models ## Intent accuracy and macro-F1 on the held-out 20 % of Banking77
 	$(PY) -m training.nlu_eval --rasa $(RASA) --out reports/nlu-eval
@@ -80,6 +91,9 @@ sentiment-eval: models ## Sentiment, frustration and irony figures on the dev sp
 
 bench-sentiment: models ## Sentiment latency and micro-batched throughput against a naive baseline
 	$(PY) -m benchmarks.sentiment_bench --model models/sentiment
+
+bench-gateway: models ## Per-turn latency through the gateway against straight to Rasa, same run
+	$(PY) -m benchmarks.gateway_bench
 
 # --- running ------------------------------------------------------------------------------
 run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all

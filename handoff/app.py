@@ -15,18 +15,30 @@ OpenAPI stays on: the interactive docs are at ``/docs``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Request, Response, status
 from pydantic import BaseModel
 
 from handoff import __version__
+from handoff.escalation.policy import load_escalation_policy
+from handoff.gateway import customer_socket, routes
+from handoff.gateway.conversations import ConversationService
+from handoff.gateway.customer_socket import Gateway
+from handoff.gateway.hub import ConversationHub
+from handoff.gateway.presence import PresenceRegistry
+from handoff.gateway.rasa_client import RasaTurnClient
+from handoff.gateway.sentiment_reader import BatcherSentimentReader
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
-from handoff.resources import open_resources
+from handoff.resources import Resources, open_resources
 from handoff.settings import Settings, get_settings
+from handoff.store.database import upgrade_database
+from handoff.store.repository import ConversationStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +68,10 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as resources:
+            # Migrations run before the first socket is accepted: the schema is always current.
+            await asyncio.to_thread(upgrade_database, resources.service_engine)
             app.state.settings = settings
+            app.state.gateway = build_gateway(settings, resources)
             # Loaded once here; routes score through its batcher, never loading a model.
             app.state.sentiment = resources.sentiment
             app.state.probes = (
@@ -69,6 +84,7 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
                 settings.actions.url,
             )
             yield
+            await app.state.gateway.service.drain()
         logger.info("handoff service stopped")
 
     app = FastAPI(
@@ -78,7 +94,29 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
         lifespan=lifespan,
     )
     _add_health_routes(app)
+    app.include_router(customer_socket.router)
+    app.include_router(routes.router)
     return app
+
+
+def build_gateway(settings: Settings, resources: Resources) -> Gateway:
+    """The conversation service and the customer socket's collaborators."""
+    channel_token = settings.rasa.channel_token
+    service = ConversationService(
+        store=ConversationStore(resources.service_engine),
+        hub=(hub := ConversationHub()),
+        assistant=RasaTurnClient(
+            resources.http_client,
+            settings.rasa.url,
+            token=None if channel_token is None else channel_token.get_secret_value(),
+            timeout=settings.rasa.request_timeout_seconds,
+        ),
+        sentiment=BatcherSentimentReader(resources.sentiment),
+        policy=load_escalation_policy(settings),
+        presence=PresenceRegistry(),
+        average_handle=timedelta(minutes=settings.gateway.average_handle_minutes),
+    )
+    return Gateway(settings=settings, service=service, hub=hub, bank_engine=resources.bank_engine)
 
 
 def _probes(request: Request) -> list[Probe]:

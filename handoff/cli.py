@@ -9,6 +9,9 @@
                    scores one customer message per line of FILE (stdin without one) and
                    writes one JSON object per line, in order; a line it cannot score gets
                    ``{"error": ...}`` and the run goes on.
+``handoff replay --input IN.jsonl --output OUT.jsonl``
+                   runs recorded conversations through the running Rasa server, the classifier
+                   and the escalation engine (see :mod:`handoff.replay`).
 ``handoff train-sentiment [ARGS...]``
                    trains the sentiment model (``training.sentiment.train``) with ARGS.
 
@@ -49,6 +52,7 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_NOT_READY = 1
 EXIT_BAD_CONFIGURATION = 2  # the same code argparse uses for a bad command line
+EXIT_BAD_INPUT = 2  # a missing input file is a bad command line too
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -81,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_stack(settings)
         if args.command == "sentiment":
             return run_sentiment(settings, args.file, model_dir=args.model)
+        if args.command == "replay":
+            return run_replay(settings, args.input, args.output)
         return run_ready(settings)
     except ValidationError as exc:
         print(f"handoff: invalid settings:\n{exc}", file=sys.stderr)
@@ -119,6 +125,26 @@ async def _check(settings: Settings, probes: Sequence[Probe] | None) -> list[Che
         return await check_all(probes, timeout)
     async with open_resources(settings) as resources:
         return await check_all(default_probes(settings, resources), timeout)
+
+
+def run_replay(settings: Settings, input_path: Path, output_path: Path) -> int:
+    """Replay the conversations of ``input_path`` into ``output_path``; see :mod:`handoff.replay`.
+
+    Returns ``EXIT_NOT_READY`` when the services it needs are not up, ``EXIT_OK`` otherwise.
+    """
+    from handoff import replay  # torch loads with the classifier: only for this command
+
+    if not input_path.is_file():
+        print(f"handoff: no replay input at {input_path}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with input_path.open(encoding="utf-8") as source, output_path.open("w") as output:
+            summary = asyncio.run(replay.replay(settings, source, output))
+    except replay.ReplayNotReady as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return EXIT_NOT_READY
+    print(summary.format(), file=sys.stderr)
+    return EXIT_OK
 
 
 def run_stack(settings: Settings) -> int:
@@ -181,7 +207,7 @@ def _load_classifier(settings: Settings, model_dir: Path) -> SentimentClassifier
         model_dir,
         threads=settings.sentiment.threads,
         max_length=settings.sentiment.max_length,
-        quantize=settings.sentiment.quantize,
+        precision=settings.sentiment.precision,
     )
 
 
@@ -331,6 +357,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     # Quiet by default: stdout is the answer, and transformers is chatty.
     _add_log_level(sentiment_parser, default="warning")
+    replay_parser = commands.add_parser(
+        "replay",
+        help="run recorded conversations through Rasa, the classifier and the engine "
+        "(needs `make run`'s services up)",
+    )
+    replay_parser.add_argument(
+        "--input", type=Path, required=True, metavar="IN.jsonl",
+        help='lines of {"conversation_id", "account_tier", "messages": [...]}',
+    )  # fmt: skip
+    replay_parser.add_argument(
+        "--output", type=Path, required=True, metavar="OUT.jsonl", help="one line per turn"
+    )
+    _add_log_level(replay_parser, default="warning")
     # Listed for --help only: main() hands everything after the command to the trainer.
     train_parser = commands.add_parser(
         TRAIN_SENTIMENT, help="train the sentiment model (arguments go to the trainer)"

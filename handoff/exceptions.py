@@ -10,6 +10,9 @@ Hierarchy::
                                   serve right now; readiness probes raise it and report it
                                   as a failing check, so it never escapes as an HTTP 500
 
+The conversation store's errors, ``ConversationNotFound`` and ``IllegalTransition``, also derive
+from ``HandoffError``; they live with the store, in :mod:`handoff.store.errors`.
+
 Malformed settings (a port out of range, a non-http URL) are refused earlier, by pydantic, as
 ``pydantic.ValidationError`` when :class:`handoff.settings.Settings` is built.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from handoff import __version__
 from handoff.exceptions import ConfigurationError
 from handoff.sentiment.batcher import MicroBatcher
 from handoff.settings import SentimentSettings, Settings
+from handoff.store.database import create_database_engine
 
 if TYPE_CHECKING:  # torch and transformers load only when a model is actually there
     from handoff.sentiment.classifier import SentimentClassifier
@@ -81,19 +83,11 @@ def create_http_client(settings: Settings) -> httpx.AsyncClient:
 def create_service_engine(url: str) -> Engine:
     """An engine for the service's own database at ``url``.
 
-    The service owns this database, so for a SQLite file the folder is created when missing
-    (a fresh checkout has no ``var/``); SQLite creates the file itself on first connection.
+    Built by the store's factory (:func:`handoff.store.database.create_database_engine`):
+    for a SQLite file the folder is created when missing and foreign keys, WAL and a busy
+    timeout are turned on.
     """
-    parsed = make_url(url)
-    sqlite_file = _sqlite_file(parsed)
-    if sqlite_file is not None:
-        try:
-            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot create the folder of the service database {sqlite_file}: {exc}"
-            ) from exc
-    return _create_engine(parsed)
+    return create_database_engine(url)
 
 
 def create_bank_engine(url: str) -> Engine:
@@ -147,9 +141,13 @@ async def open_sentiment(settings: SentimentSettings) -> AsyncIterator[Sentiment
         logger.warning("%s; the service starts without sentiment", problem)
         yield SentimentService(model_dir, problem=problem)
         return
+    # The thread that loads the model runs every forward pass too (see MicroBatcher).
+    executor = ThreadPoolExecutor(1, thread_name_prefix="sentiment")
     try:
-        classifier = await asyncio.to_thread(load_classifier, settings)
+        loop = asyncio.get_running_loop()
+        classifier = await loop.run_in_executor(executor, load_classifier, settings)
     except Exception as exc:
+        executor.shutdown(wait=False)
         problem = (
             f"cannot load the sentiment model at {model_dir}: {type(exc).__name__}: {exc}; "
             f"rebuild it with `{BUILD_SENTIMENT_MODEL}`"
@@ -157,10 +155,16 @@ async def open_sentiment(settings: SentimentSettings) -> AsyncIterator[Sentiment
         logger.warning("%s", problem, exc_info=True)
         yield SentimentService(model_dir, problem=problem)
         return
-    async with MicroBatcher(
-        classifier, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms
-    ) as batcher:
-        yield SentimentService(model_dir, classifier=classifier, batcher=batcher)
+    try:
+        async with MicroBatcher(
+            classifier,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            executor=executor,
+        ) as batcher:
+            yield SentimentService(model_dir, classifier=classifier, batcher=batcher)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def load_classifier(settings: SentimentSettings) -> SentimentClassifier:
@@ -173,7 +177,7 @@ def load_classifier(settings: SentimentSettings) -> SentimentClassifier:
         settings.model_dir,
         threads=settings.threads,
         max_length=settings.max_length,
-        quantize=settings.quantize,
+        precision=settings.precision,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -104,6 +104,13 @@ class RasaSettings(_Group):
         default=None,
         description="The token Rasa was started with (--auth-token), sent as ?token=.",
     )
+    channel_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The handoff channel's bearer token (`token:` in bot/credentials.yml), "
+            "sent as `Authorization: Bearer`."
+        ),
+    )
 
 
 class ActionsSettings(_Group):
@@ -163,15 +170,19 @@ class SentimentSettings(_Group):
         default=128, ge=8, le=512, description="Tokens per message; longer ones are truncated."
     )
     max_batch: int = Field(
-        default=32, ge=1, description="The most messages the batcher scores in one forward pass."
+        default=64, ge=1, description="The most messages the batcher scores in one forward pass."
     )
     max_wait_ms: float = Field(
-        default=5.0,
+        default=1.0,
         ge=0,
         description="How long the batcher waits for company after the first message.",
     )
-    quantize: bool = Field(
-        default=False, description="Dynamic int8 quantisation of the model's linear layers."
+    precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
+        default="auto",
+        description=(
+            "Number format of the network: auto = bfloat16 on CPUs with native bfloat16 "
+            "(AMX, AVX512-BF16), else float32; int8 = dynamic quantisation (less accurate)."
+        ),
     )
 
 
@@ -179,6 +190,78 @@ class ReadinessSettings(_Group):
     """How ``/readyz`` and ``handoff ready`` probe the dependencies."""
 
     probe_timeout_seconds: PositiveFloat = 2.0
+
+
+class EscalationSettings(_Group):
+    """Where the escalation policy lives (thresholds, risk phrases, the routing matrix)."""
+
+    policy_file: LocalPath = Field(
+        default_factory=lambda: repo_root() / "data" / "escalation.yml",
+        description="The YAML file read by handoff.escalation.policy.load_escalation_policy.",
+    )
+
+
+DEVELOPMENT_IDENTITY_SECRET = "DEVELOPMENT-ONLY identity secret: never use outside a laptop"
+"""The default identity secret: public (it is in this file), so anyone can sign with it."""
+
+
+class IdentitySettings(_Group):
+    """How the identity tokens signed by the bank's website are checked (HS256, shared secret).
+
+    The placeholder secret is refused when ``allow_development_secret`` is false; a deployment
+    sets ``HANDOFF_IDENTITY__ALLOW_DEVELOPMENT_SECRET=false`` and its own
+    ``HANDOFF_IDENTITY__SECRET``.
+    """
+
+    secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_IDENTITY_SECRET),
+        # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash, 256 bits.
+        min_length=32,
+        description="Secret shared with the website that signs customers' identity tokens.",
+    )
+    allow_development_secret: bool = Field(
+        default=True, description="Whether the public placeholder secret is accepted."
+    )
+    token_ttl_seconds: int = Field(
+        default=3600, ge=1, description="Lifetime of the tokens the demo page signs."
+    )
+
+    def model_post_init(self, context: object, /) -> None:
+        # pydantic reports a ValueError raised here as a ValidationError, like a validator's.
+        if (
+            not self.allow_development_secret
+            and self.secret.get_secret_value() == DEVELOPMENT_IDENTITY_SECRET
+        ):
+            raise ValueError(
+                "the identity secret is the public development placeholder: set "
+                "HANDOFF_IDENTITY__SECRET to a random value of 32 characters or more"
+            )
+
+
+class GatewaySettings(_Group):
+    """The customer websocket: who may open it and how the service paces a conversation."""
+
+    allowed_origins: tuple[str, ...] = Field(
+        default=("http://localhost:8000", "http://127.0.0.1:8000"),
+        description=(
+            "Origins (scheme://host:port) whose pages may open the customer websocket. "
+            "A client that sends no Origin header (not a browser) is let through."
+        ),
+    )
+    handshake_timeout_seconds: PositiveFloat = Field(
+        default=10.0, description="How long a new socket may take to send `start` or `resume`."
+    )
+    average_handle_minutes: PositiveFloat = Field(
+        default=8.0,
+        description="Typical minutes an agent spends per conversation, for wait estimates.",
+    )
+    demo_identities: bool = Field(
+        default=True,
+        description=(
+            "Serve /api/demo/identity-token, which signs identity tokens for the demo "
+            "customers (the demo page's stand-in for the bank's website). Off in production."
+        ),
+    )
 
 
 class Settings(BaseSettings):
@@ -199,6 +282,9 @@ class Settings(BaseSettings):
     paths: PathsSettings = Field(default_factory=PathsSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
 
 @functools.cache

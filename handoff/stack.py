@@ -219,8 +219,10 @@ def _report_failure(stack: Stack, specs: Sequence[ServiceSpec]) -> int:
 def _print_urls(settings: Settings, service_url: str, specs: Sequence[ServiceSpec]) -> None:
     print(
         "\nEverything is up:\n"
-        f"  handoff service   {service_url}   (health {service_url}/healthz, "
-        f"readiness {service_url}/readyz, API docs {service_url}/docs)\n"
+        f"  handoff service   {service_url}   (readiness {service_url}/readyz, "
+        f"API docs {service_url}/docs)\n"
+        f"  customer chat     {service_url.replace('http', 'ws', 1)}/ws/customer   "
+        f"(protocol: docs/protocol.md; demo identities {service_url}/api/demo/customers)\n"
         f"  Rasa server       {settings.rasa.url}   (handoff channel "
         f"{settings.rasa.url}/webhooks/handoff/webhook)\n"
         f"  action server     {settings.actions.url}   (health {settings.actions.url}/health)\n"

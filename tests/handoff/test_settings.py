@@ -50,9 +50,9 @@ def test_defaults() -> None:
     assert settings.sentiment.model_dir == REPO / "models" / "sentiment"
     assert settings.sentiment.threads == 2
     assert settings.sentiment.max_length == 128
-    assert settings.sentiment.max_batch == 32
-    assert settings.sentiment.max_wait_ms == 5.0
-    assert settings.sentiment.quantize is False
+    assert settings.sentiment.max_batch == 64
+    assert settings.sentiment.max_wait_ms == 1.0
+    assert settings.sentiment.precision == "auto"
 
 
 def test_environment_overrides_nested_values(
@@ -72,7 +72,7 @@ def test_environment_overrides_nested_values(
     monkeypatch.setenv("HANDOFF_SENTIMENT__MODEL_DIR", "~/models/sentiment-v2")
     monkeypatch.setenv("HANDOFF_SENTIMENT__THREADS", "4")
     monkeypatch.setenv("HANDOFF_SENTIMENT__MAX_WAIT_MS", "2.5")
-    monkeypatch.setenv("HANDOFF_SENTIMENT__QUANTIZE", "true")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__PRECISION", "int8")
 
     settings = Settings()
 
@@ -93,9 +93,9 @@ def test_environment_overrides_nested_values(
     assert settings.sentiment.model_dir == Path.home() / "models" / "sentiment-v2"
     assert settings.sentiment.threads == 4
     assert settings.sentiment.max_wait_ms == 2.5
-    assert settings.sentiment.quantize is True
+    assert settings.sentiment.precision == "int8"
     # Values not overridden keep their defaults.
-    assert settings.sentiment.max_batch == 32
+    assert settings.sentiment.max_batch == 64
     assert settings.paths.models_dir == REPO / "models"
 
 
@@ -142,7 +142,7 @@ def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch
         ("sentiment", {"max_batch": 0}),
         ("sentiment", {"max_wait_ms": -1}),
         ("sentiment", {"max_length": 4}),
-        ("sentiment", {"quantize": "maybe"}),
+        ("sentiment", {"precision": "float16"}),
         ("server", {"prot": 8001}),  # a misspelt key is refused, not ignored
     ],
 )

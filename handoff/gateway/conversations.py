@@ -1,0 +1,600 @@
+"""The conversation service: one customer turn from the socket to the replies, and ownership.
+
+For every customer message: store it (the acknowledgement waits for that), then, in the
+conversation's own order, score its sentiment, ask Rasa while the bot owns the conversation,
+let the escalation engine decide, store and deliver the replies or queue the handoff with its
+brief. While a conversation is ``queued`` or owned by an ``agent``, messages are stored and
+delivered to whoever watches it, and never reach Rasa: the server enforces that here, whatever
+the bot would do.
+
+A turn that did not finish (the service was killed halfway) is run again the next time the
+conversation is resumed: its message is stored, so nothing the customer said is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from handoff.brief.builder import CustomerInfo, build_brief, humanize
+from handoff.brief.notice import customer_notice, queue_update
+from handoff.escalation.decision import EscalationDecision, Severity, Tier
+from handoff.escalation.engine import decide
+from handoff.escalation.policy import EscalationPolicy
+from handoff.escalation.signals import Polarity, RasaSignal, TurnSignals
+from handoff.exceptions import DependencyUnavailable, HandoffError
+from handoff.gateway.hub import ConversationHub
+from handoff.gateway.outlook import Outlook, QueuedItem, outlook
+from handoff.gateway.protocol import QueueFrame
+from handoff.gateway.rasa_client import BotUnavailable, RasaTurn, turn_metadata
+from handoff.gateway.transcript import (
+    IN_REPLY_TO,
+    PROCESSED,
+    brief_entries,
+    past_turns,
+    to_frame,
+    turn_payload,
+)
+from handoff.sentiment.reading import SentimentReading
+from handoff.store.repository import (
+    ConversationRecord,
+    ConversationStore,
+    HandoffRecord,
+    MessageRecord,
+    NewHandoff,
+    NewMessage,
+)
+from handoff.store.states import ConversationState, Sender
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+REQUEST_HUMAN_INTENT = "request_human"
+BOT_TROUBLE_TEXT = (
+    "Sorry, I'm having technical trouble and can't answer right now. Nothing you wrote is lost."
+)
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def hash_token(token: str) -> str:
+    """What the store keeps of a resume token: its SHA-256, so a database leak resumes nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ConversationUnavailable(HandoffError):
+    """A resume token that matches no conversation, or one that is closed."""
+
+    def __init__(self, message: str, *, closed: bool = False) -> None:
+        super().__init__(message)
+        self.closed = closed
+
+
+class Assistant(Protocol):
+    """What the service needs of Rasa: one round trip per turn."""
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
+        """The assistant's answer to ``text``; raises :class:`BotUnavailable` when it can't."""
+        ...
+
+
+class SentimentReader(Protocol):
+    """What the service needs of the classifier."""
+
+    async def read(self, text: str) -> SentimentReading | None:
+        """The reading of ``text``, or ``None`` when it cannot be scored now."""
+        ...
+
+
+class AgentPresence(Protocol):
+    """How many agents of each team are online (the agent side keeps this up to date)."""
+
+    def online_by_team(self) -> Mapping[str, int]:
+        """Online agents per team name."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerContext:
+    """Who the customer is, from a verified identity (or anonymous, tier standard)."""
+
+    customer_id: str | None
+    name: str | None
+    tier: Tier
+
+
+ANONYMOUS = CustomerContext(customer_id=None, name=None, tier=Tier.STANDARD)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A stored customer message: its sequence number, whether it was a retry, and the turn."""
+
+    message: MessageRecord
+    duplicate: bool
+    turn: asyncio.Task[TurnResult] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What one customer turn did (``replay`` reports it; tests read it)."""
+
+    message: MessageRecord
+    state: ConversationState
+    intent: str | None = None
+    confidence: float | None = None
+    reading: SentimentReading | None = None
+    decision: EscalationDecision | None = None
+    handoff: HandoffRecord | None = None
+
+
+class ConversationService:
+    """Owns every conversation; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        hub: ConversationHub,
+        assistant: Assistant,
+        sentiment: SentimentReader,
+        policy: EscalationPolicy,
+        presence: AgentPresence,
+        average_handle: timedelta,
+        clock: Clock = utc_now,
+        channel: str = "web",
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._assistant = assistant
+        self._sentiment = sentiment
+        self._policy = policy
+        self._presence = presence
+        self._average_handle = average_handle
+        self._clock = clock
+        self._channel = channel
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._turns: set[asyncio.Task[TurnResult]] = set()
+        self._in_flight: set[int] = set()  # ids of messages whose turn is scheduled or running
+        self._positions: dict[int, int] = {}  # handoff id -> the place its customer was told
+
+    def clock(self) -> datetime:
+        """The service's current time (a fake one in tests)."""
+        return self._clock()
+
+    @property
+    def store(self) -> ConversationStore:
+        """The store behind the service (the agent side shares it)."""
+        return self._store
+
+    # --- opening ----------------------------------------------------------------------
+
+    async def start(self, customer: CustomerContext) -> tuple[ConversationRecord, str]:
+        """A new conversation owned by the bot, and the resume token (shown only once)."""
+        token = secrets.token_urlsafe(32)
+        record = await asyncio.to_thread(
+            self._store.create_conversation,
+            customer_id=customer.customer_id,
+            customer_name=customer.name,
+            tier=customer.tier.value,
+            channel=self._channel,
+            resume_token_hash=hash_token(token),
+            now=self._clock(),
+        )
+        logger.info("conversation %s started (%s)", record.id, customer.customer_id or "anonymous")
+        return record, token
+
+    async def find(self, resume_token: str) -> ConversationRecord:
+        """The open conversation ``resume_token`` was issued for."""
+        record = await asyncio.to_thread(self._store.find_by_token_hash, hash_token(resume_token))
+        if record is None:
+            raise ConversationUnavailable("no conversation has this resume token")
+        if record.state is ConversationState.CLOSED:
+            raise ConversationUnavailable("this conversation is closed", closed=True)
+        return record
+
+    async def messages_after(self, conversation_id: str, seq: int) -> list[MessageRecord]:
+        """Stored messages after ``seq``, in order."""
+        return await asyncio.to_thread(self._store.messages_after, conversation_id, seq)
+
+    async def recover(self, conversation_id: str) -> list[asyncio.Task[TurnResult]]:
+        """Run again every turn a crash interrupted (stored messages not yet processed)."""
+        pending = await asyncio.to_thread(
+            self._store.unprocessed_customer_messages, conversation_id
+        )
+        if pending:
+            logger.warning(
+                "conversation %s: running %d interrupted turn(s) again", conversation_id,
+                len(pending),
+            )  # fmt: skip
+        # A turn still running in this process (the customer's network blipped while Rasa was
+        # answering) is not interrupted: running it again would answer the message twice.
+        pending = [m for m in pending if m.id not in self._in_flight]
+        if not pending:
+            return []
+        # A turn killed after its replies were stored but before it was marked done has
+        # been answered: mark it, do not ask Rasa again.
+        transcript = await self.messages_after(conversation_id, 0)
+        conversation = await asyncio.to_thread(self._store.get_conversation, conversation_id)
+        still_bot = conversation is not None and conversation.state is ConversationState.BOT
+        replied = {m.payload.get(IN_REPLY_TO) for m in transcript if m.sender != Sender.CUSTOMER}
+        # ...unless that turn had decided to escalate and died before queueing the handoff:
+        # run it again, or the customer would never reach a person.
+        answered = {
+            m.seq
+            for m in pending
+            if m.seq in replied
+            and not (still_bot and m.payload.get("escalation", {}).get("escalate"))
+        }
+        for message in pending:
+            if message.seq in answered:
+                await self._mark(message, {PROCESSED: True})
+        return [self._schedule(m) for m in pending if m.seq not in answered]
+
+    async def current_outlook(self, conversation_id: str) -> Outlook | None:
+        """Queue position and wait estimate while the conversation is queued, else ``None``."""
+        handoff = await asyncio.to_thread(self._store.latest_handoff, conversation_id)
+        if handoff is None or handoff.status.value != "queued":
+            return None
+        return await self._outlook(handoff)
+
+    # --- customer turns ----------------------------------------------------------------
+
+    async def receive(self, conversation_id: str, *, client_message_id: str, text: str) -> Receipt:
+        """Store a customer message and start its turn; a retried id is stored only once.
+
+        Returns as soon as the message is stored, so the socket can acknowledge it; the turn
+        runs in a task, after any earlier turn of the same conversation.
+        """
+        # Scoring starts now, while the message is being stored: the turn needs the reading
+        # before it can ask Rasa, so this takes the classifier off the turn's critical path.
+        reading = asyncio.create_task(self._sentiment.read(text), name="sentiment")
+        try:
+            message, duplicate = await asyncio.to_thread(
+                self._store.append_customer_message,
+                conversation_id,
+                client_message_id=client_message_id,
+                text=text,
+                payload={},
+                now=self._clock(),
+            )
+        except SQLAlchemyError as exc:
+            # Not stored, so not acknowledged: the client keeps the message and retries.
+            reading.cancel()
+            raise DependencyUnavailable("database", f"cannot store the message: {exc}") from exc
+        if duplicate:
+            reading.cancel()
+            return Receipt(message, duplicate=True, turn=None)
+        self._hub.publish(conversation_id, [to_frame(message)])
+        return Receipt(message, duplicate=False, turn=self._schedule(message, reading))
+
+    async def drain(self) -> None:
+        """Wait for every running turn (shutdown, tests)."""
+        while self._turns:
+            await asyncio.gather(*list(self._turns), return_exceptions=True)
+
+    def _schedule(
+        self,
+        message: MessageRecord,
+        reading: asyncio.Task[SentimentReading | None] | None = None,
+    ) -> asyncio.Task[TurnResult]:
+        self._in_flight.add(message.id)
+        turn = self._run_turn(message, reading)
+        task = asyncio.create_task(turn, name=f"turn-{message.id}")
+        self._turns.add(task)
+        task.add_done_callback(lambda done: self._turn_done(done, message.id))
+        return task
+
+    def _turn_done(self, task: asyncio.Task[TurnResult], message_id: int) -> None:
+        self._turns.discard(task)
+        self._in_flight.discard(message_id)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a turn failed", exc_info=task.exception())
+
+    async def _run_turn(
+        self, message: MessageRecord, reading: asyncio.Task[SentimentReading | None] | None
+    ) -> TurnResult:
+        lock = self._locks.setdefault(message.conversation_id, asyncio.Lock())
+        async with lock:
+            return await self._turn(message, reading)
+
+    async def _turn(
+        self, message: MessageRecord, pending_reading: asyncio.Task[SentimentReading | None] | None
+    ) -> TurnResult:
+        conversation_id = message.conversation_id
+        # One trip to the database for both reads, made while the classifier is still busy.
+        conversation, transcript = await asyncio.to_thread(self._read_state, conversation_id)
+        if conversation is None:  # deleted meanwhile; nothing to answer
+            raise LookupError(f"conversation {conversation_id} is gone")
+        if pending_reading is None:
+            pending_reading = asyncio.create_task(self._sentiment.read(message.text))
+        if conversation.state is not ConversationState.BOT:
+            # A person owns it (or is about to): the bot must not see or answer this message.
+            # Its reading is kept for the agent.
+            reading = await pending_reading
+            await self._mark(
+                message,
+                {PROCESSED: True, "owner": conversation.state.value,
+                 "sentiment": None if reading is None else reading.to_json_dict()},
+            )  # fmt: skip
+            return TurnResult(message=message, state=conversation.state, reading=reading)
+
+        reading = await pending_reading
+        history = past_turns(transcript)
+        rasa_turn: RasaTurn | None = None
+        bot_error: str | None = None
+        try:
+            rasa_turn = await self._assistant.send(
+                conversation_id, message.text, turn_metadata(conversation.customer_id, reading)
+            )
+        except BotUnavailable as exc:
+            bot_error = str(exc)
+            logger.warning("conversation %s: the assistant failed: %s", conversation_id, exc)
+
+        tier = Tier(conversation.tier)
+        now = self._clock()
+        signals = turn_signals(message.text, reading, rasa_turn, bot_error)
+        decision = decide(signals, history, tier, self._policy, now)
+        intent = None if rasa_turn is None else rasa_turn.intent
+        confidence = None if rasa_turn is None else rasa_turn.confidence
+        readings = turn_payload(reading, intent, confidence, decision, bot_error)
+        replies = turn_replies(message, rasa_turn, bot_error)
+        if not decision.escalate:
+            # The common turn: readings, "done" and the replies in one transaction.
+            processed, published = await asyncio.to_thread(
+                self._store.complete_turn, message.id, extra={**readings, PROCESSED: True},
+                replies=replies, now=self._clock(),
+            )  # fmt: skip
+            self._hub.publish(conversation_id, [to_frame(m) for m in published])
+            state = ConversationState.BOT
+            return TurnResult(processed, state, intent, confidence, reading, decision)
+
+        # Escalating: the readings and replies first, so the brief sees this turn; "done" only
+        # once the handoff is queued, so a crash in between runs the turn again on the next
+        # resume (see recover()).
+        _, published = await asyncio.to_thread(
+            self._store.complete_turn, message.id, extra=readings, replies=replies,
+            now=self._clock(),
+        )  # fmt: skip
+        self._hub.publish(conversation_id, [to_frame(m) for m in published])
+        handoff = await self._queue_handoff(conversation, decision, rasa_turn)
+        processed = await self._mark(message, {PROCESSED: True})
+        state = ConversationState.QUEUED
+        return TurnResult(processed, state, intent, confidence, reading, decision, handoff)
+
+    def _read_state(
+        self, conversation_id: str
+    ) -> tuple[ConversationRecord | None, list[MessageRecord]]:
+        return (
+            self._store.get_conversation(conversation_id),
+            self._store.messages_after(conversation_id, 0),
+        )
+
+    async def _mark(self, message: MessageRecord, payload: Mapping[str, Any]) -> MessageRecord:
+        return await asyncio.to_thread(self._store.update_message_payload, message.id, payload)
+
+    # --- handoff -----------------------------------------------------------------------
+
+    async def _queue_handoff(
+        self,
+        conversation: ConversationRecord,
+        decision: EscalationDecision,
+        rasa_turn: RasaTurn | None,
+    ) -> HandoffRecord:
+        assert decision.team is not None and decision.acknowledge_due is not None
+        now = self._clock()
+        queue = await asyncio.to_thread(self._store.queued_handoffs)
+        provisional = QueuedItem(
+            handoff_id=2**62, team=decision.team, priority=decision.priority or 0, queued_at=now
+        )
+        view = outlook(
+            provisional, [queued_item(h) for h in queue],
+            agents_online=self._presence.online_by_team(), average_handle=self._average_handle,
+            acknowledge_due=decision.acknowledge_due, now=now,
+        )  # fmt: skip
+        notice = customer_notice(
+            decision=decision,
+            team_display_name=humanize(decision.team),
+            queue_position=view.position,
+            wait_estimate=view.wait_estimate,
+            agents_available=view.agents_available,
+        )
+        transcript = await self.messages_after(conversation.id, 0)
+        brief = build_brief(
+            conversation_id=conversation.id,
+            customer=CustomerInfo(
+                conversation.customer_id, conversation.customer_name, Tier(conversation.tier)
+            ),
+            channel=conversation.channel,
+            transcript=brief_entries(transcript),
+            decision=decision,
+            attempted_steps=[] if rasa_turn is None else rasa_turn.attempted_steps,
+            slots={} if rasa_turn is None else rasa_turn.slots,
+            entities=[] if rasa_turn is None else rasa_turn.entities,
+            customer_notice=notice,
+            now=now,
+        )
+        queued = await asyncio.to_thread(
+            self._store.queue_handoff,
+            conversation.id,
+            handoff=new_handoff(decision, brief.model_dump(mode="json"), notice),
+            notice=notice,
+            notice_payload=notice_payload(decision.team, view),
+            reason=decision.reasons[0].code if decision.reasons else "escalated",
+            now=now,
+        )
+        self._hub.publish(
+            conversation.id, [to_frame(queued.state_message), to_frame(queued.notice_message)]
+        )
+        self._positions[queued.handoff.id] = view.position
+        await self.announce_queue(decision.team)
+        logger.info(
+            "conversation %s queued for %s (%s, %s): %s", conversation.id, decision.team,
+            decision.severity, decision.mode, ", ".join(decision.reason_codes),
+        )  # fmt: skip
+        return queued.handoff
+
+    async def announce_queue(self, team: str) -> None:
+        """Tell every customer queued for ``team`` whose place has changed where they stand.
+
+        Called whenever the team's queue changes: a more urgent handoff joins ahead of them, or
+        one leaves it (taken by an agent, cancelled).
+        """
+        queue = await asyncio.to_thread(self._store.queued_handoffs)
+        items = [queued_item(h) for h in queue]
+        online = self._presence.online_by_team()
+        for handoff in queue:
+            if handoff.team != team:
+                continue
+            view = outlook(
+                queued_item(handoff), items, agents_online=online,
+                average_handle=self._average_handle, acknowledge_due=handoff.acknowledge_due,
+                now=self._clock(),
+            )  # fmt: skip
+            if self._positions.get(handoff.id) == view.position:
+                continue
+            self._positions[handoff.id] = view.position
+            self._hub.publish_control(handoff.conversation_id, queue_frame(view).model_dump_json())
+
+    async def _outlook(self, handoff: HandoffRecord) -> Outlook:
+        queue = await asyncio.to_thread(self._store.queued_handoffs)
+        return outlook(
+            queued_item(handoff), [queued_item(h) for h in queue],
+            agents_online=self._presence.online_by_team(), average_handle=self._average_handle,
+            acknowledge_due=handoff.acknowledge_due, now=self._clock(),
+        )  # fmt: skip
+
+
+def turn_signals(
+    text: str,
+    reading: SentimentReading | None,
+    rasa_turn: RasaTurn | None,
+    bot_error: str | None,
+) -> TurnSignals:
+    """The engine's input for one turn, from the reading and the assistant's answer."""
+    signal = None if rasa_turn is None else rasa_turn.handoff
+    intent = None if rasa_turn is None else rasa_turn.intent
+    return TurnSignals(
+        text=text,
+        intent=intent,
+        confidence=None if rasa_turn is None or intent is None else rasa_turn.confidence,
+        polarity=None if reading is None else Polarity.from_scores(reading.label, reading.scores),
+        frustration=None if reading is None else reading.frustration,
+        requested_human=intent == REQUEST_HUMAN_INTENT
+        or (signal is not None and signal.reason == REQUEST_HUMAN_INTENT),
+        rasa=None
+        if signal is None
+        else rasa_signal(signal.reason, signal.category, signal.severity, signal.team),  # fmt: skip
+        bot_error=bot_error,
+        steps_attempted=0 if rasa_turn is None else len(rasa_turn.attempted_steps),
+    )
+
+
+def turn_replies(
+    message: MessageRecord, rasa_turn: RasaTurn | None, bot_error: str | None
+) -> list[NewMessage]:
+    """What the customer is shown for this turn, before any handoff notice.
+
+    The bot's own answer is kept even when the engine escalates (it may hold the facts the
+    customer asked for); when Rasa itself handed over, the service's notice replaces its "a
+    colleague will help" line; when Rasa failed, a plain apology.
+    """
+    if rasa_turn is None:
+        if bot_error is None:
+            return []
+        payload = {"event": "bot_error", IN_REPLY_TO: message.seq}
+        return [NewMessage(Sender.SYSTEM.value, BOT_TROUBLE_TEXT, payload)]
+    if rasa_turn.handoff is not None:
+        return []
+    replies = []
+    for reply in rasa_turn.replies:
+        if not reply.text and not reply.buttons and not reply.custom:
+            continue
+        payload: dict[str, Any] = {IN_REPLY_TO: message.seq}
+        if reply.buttons:
+            payload["buttons"] = reply.buttons
+        if reply.custom:
+            payload["custom"] = reply.custom
+        replies.append(NewMessage(Sender.BOT.value, reply.text or "", payload))
+    return replies
+
+
+def rasa_signal(
+    reason: str, category: str | None, severity: str | None, team: str | None
+) -> RasaSignal:
+    """The engine's view of the assistant's handoff message (an unknown severity is dropped)."""
+    known = {s.value for s in Severity}
+    return RasaSignal(
+        reason=reason,
+        category=category,
+        severity=Severity(severity) if severity in known else None,
+        team=team,
+    )
+
+
+def queued_item(handoff: HandoffRecord) -> QueuedItem:
+    """A stored handoff as the outlook sees it."""
+    return QueuedItem(handoff.id, handoff.team, handoff.priority, handoff.created_at)
+
+
+def new_handoff(decision: EscalationDecision, brief: dict[str, Any], notice: str) -> NewHandoff:
+    """The handoff row of an escalating decision."""
+    assert decision.severity and decision.category and decision.team and decision.mode
+    assert decision.acknowledge_due and decision.resolve_due and decision.priority is not None
+    return NewHandoff(
+        reasons=[
+            {"code": h.code, "value": h.value, "threshold": h.threshold, "detail": h.detail}
+            for h in decision.reasons
+        ],
+        score=decision.score,
+        severity=decision.severity.value,
+        category=decision.category.value,
+        team=decision.team,
+        priority=decision.priority,
+        mode=decision.mode.value,
+        acknowledge_due=decision.acknowledge_due,
+        resolve_due=decision.resolve_due,
+        brief=brief,
+        customer_notice=notice,
+    )
+
+
+def notice_payload(team: str, view: Outlook) -> dict[str, Any]:
+    """The public facts of the handoff notice, for the widget to show."""
+    return {
+        "team": team,
+        "position": view.position,
+        "agents_online": view.agents_online,
+        "wait_estimate_seconds": None
+        if view.wait_estimate is None
+        else int(view.wait_estimate.total_seconds()),
+    }
+
+
+def outlook_text(view: Outlook) -> str:
+    """The queue update sentence for a customer waiting in the queue."""
+    return queue_update(view.position, view.wait_estimate)
+
+
+def queue_frame(view: Outlook) -> QueueFrame:
+    """The ``queue`` frame of an outlook."""
+    return QueueFrame(
+        position=view.position,
+        agents_online=view.agents_online,
+        wait_estimate_seconds=None
+        if view.wait_estimate is None
+        else int(view.wait_estimate.total_seconds()),
+        text=outlook_text(view),
+    )

@@ -1,0 +1,299 @@
+"""The customer's websocket, ``/ws/customer``: the edge where frames meet the service.
+
+Per socket: the opening frame (``start`` or ``resume``) within the handshake timeout, then a
+reader loop here and one writer task (the :class:`~handoff.gateway.hub.Subscriber`), so the
+replies of a turn reach the customer while they type the next message. Errors become close
+codes or ``error`` frames only here (see ``docs/protocol.md``): an opening the service refuses
+closes the socket with a code and a reason; a bad frame later gets an ``error`` frame and the
+connection stays up, so a client bug never costs the customer their conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import Engine
+
+from handoff.escalation.decision import Tier
+from handoff.exceptions import DependencyUnavailable
+from handoff.gateway.conversations import (
+    ANONYMOUS,
+    ConversationService,
+    ConversationUnavailable,
+    CustomerContext,
+    queue_frame,
+)
+from handoff.gateway.hub import ConversationHub, Subscriber
+from handoff.gateway.identity import (
+    IdentityRejected,
+    UnknownCustomer,
+    resolve_customer,
+    verify_identity_token,
+)
+from handoff.gateway.protocol import (
+    AckFrame,
+    CloseCode,
+    CustomerView,
+    ErrorFrame,
+    MessageFrame,
+    PongFrame,
+    ProtocolViolation,
+    ResumedFrame,
+    ResumeFrame,
+    StartedFrame,
+    StartFrame,
+    parse_conversation_frame,
+    parse_opening,
+)
+from handoff.gateway.transcript import to_frame
+from handoff.settings import Settings
+from handoff.store.repository import ConversationRecord
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+_MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: the reason fits a 125-byte control frame
+
+# Close reason after "<reason_code>: " for a rejected identity token (docs/protocol.md).
+_IDENTITY_ADVICE = {
+    "expired": "the identity token has expired; sign a fresh one",
+    "bad_signature": "the identity token is not signed with the shared secret (HS256)",
+    "malformed": "the identity token is not a well-formed JWT",
+    "missing_claim": "the identity token lacks sub, iat or exp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """What the customer socket needs, built once by the app's lifespan."""
+
+    settings: Settings
+    service: ConversationService
+    hub: ConversationHub
+    bank_engine: Engine
+
+
+class OpeningRefused(Exception):
+    """The opening frame cannot be honoured; the socket closes with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a socket opened from ``origin`` may connect.
+
+    Browsers always send Origin; a page of the service itself (same host and port) and the
+    configured origins are let in. A client without Origin is not a browser page, so no other
+    site's script can be speaking through it: it is let in too.
+    """
+    if origin is None:
+        return True
+    if origin.rstrip("/") in {o.rstrip("/") for o in allowed}:
+        return True
+    return host is not None and urlsplit(origin).netloc == host
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry."""
+    encoded = text.encode()
+    if len(encoded) <= _MAX_CLOSE_REASON_BYTES:
+        return text
+    return encoded[: _MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
+
+async def receive_frame(websocket: WebSocket) -> str | bytes:
+    """The next frame's data, text or binary; raises ``WebSocketDisconnect`` when it closes.
+
+    Starlette's ``receive_text`` fails with ``KeyError`` on a binary frame, which would end the
+    socket without a close code; the parser reads both (a binary frame as UTF-8 JSON).
+    """
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"")
+
+
+@router.websocket("/ws/customer")
+async def customer_socket(websocket: WebSocket) -> None:
+    """One customer's chat; see the module docstring and ``docs/protocol.md``."""
+    gateway: Gateway = websocket.app.state.gateway
+    settings = gateway.settings.gateway
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
+    ):
+        logger.warning("customer socket refused: origin %s", websocket.headers.get("origin"))
+        await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    try:
+        raw = await asyncio.wait_for(
+            receive_frame(websocket), timeout=settings.handshake_timeout_seconds
+        )
+        opening = parse_opening(raw)
+        conversation_id, subscriber = await _open(gateway, websocket, opening)
+    except TimeoutError:
+        await _close(websocket, CloseCode.HANDSHAKE_TIMEOUT, "send 'start' or 'resume' first")
+        return
+    except ProtocolViolation as exc:
+        await _close(websocket, exc.close_code, str(exc))
+        return
+    except OpeningRefused as exc:
+        await _close(websocket, exc.code, exc.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    try:
+        await _converse(gateway, websocket, conversation_id, subscriber)
+    finally:
+        gateway.hub.unsubscribe(conversation_id, subscriber)
+        await subscriber.close()
+
+
+async def _open(
+    gateway: Gateway, websocket: WebSocket, opening: StartFrame | ResumeFrame
+) -> tuple[str, Subscriber]:
+    service = gateway.service
+    if isinstance(opening, StartFrame):
+        customer = await _customer(gateway, opening.identity_token)
+        record, token = await service.start(customer)
+        subscriber = Subscriber(websocket.send_text)
+        gateway.hub.subscribe(record.id, subscriber)
+        subscriber.start()
+        view = CustomerView(id=record.customer_id, name=record.customer_name, tier=record.tier)
+        subscriber.send_control(
+            StartedFrame(
+                conversation_id=record.id, resume_token=token, customer=view,
+                state=record.state.value, last_seq=record.last_seq,
+            ).model_dump_json()
+        )  # fmt: skip
+        return record.id, subscriber
+
+    try:
+        record = await service.find(opening.resume_token)
+    except ConversationUnavailable as exc:
+        code = CloseCode.CONVERSATION_CLOSED if exc.closed else CloseCode.UNKNOWN_CONVERSATION
+        raise OpeningRefused(code, str(exc)) from None
+    if opening.last_seq > record.last_seq:
+        # The subscriber would drop every frame up to the client's number as already seen,
+        # so the customer would silently miss what comes next: refuse instead.
+        raise OpeningRefused(
+            CloseCode.PROTOCOL_ERROR,
+            f"last_seq {opening.last_seq} is ahead of the conversation ({record.last_seq})",
+        )
+    subscriber = Subscriber(websocket.send_text, last_seq=opening.last_seq)
+    # Subscribe before reading what was missed, holding live frames back meanwhile: nothing
+    # published in between can be lost, and nothing is sent twice.
+    subscriber.hold()
+    gateway.hub.subscribe(record.id, subscriber)
+    subscriber.start()
+    try:
+        await _catch_up(gateway, subscriber, record, opening.last_seq)
+    except BaseException:
+        gateway.hub.unsubscribe(record.id, subscriber)
+        await subscriber.close()
+        raise
+    return record.id, subscriber
+
+
+async def _catch_up(
+    gateway: Gateway, subscriber: Subscriber, record: ConversationRecord, last_seq: int
+) -> None:
+    service = gateway.service
+    missed = await service.messages_after(record.id, last_seq)
+    view = CustomerView(id=record.customer_id, name=record.customer_name, tier=record.tier)
+    subscriber.send_control(
+        ResumedFrame(
+            conversation_id=record.id, customer=view, state=record.state.value,
+            last_seq=max([last_seq, *(m.seq for m in missed)]),
+        ).model_dump_json()
+    )  # fmt: skip
+    subscriber.catch_up(to_frame(message) for message in missed)
+    await service.recover(record.id)
+    outlook = await service.current_outlook(record.id)
+    if outlook is not None:
+        subscriber.send_control(queue_frame(outlook).model_dump_json())
+
+
+async def _customer(gateway: Gateway, token: str | None) -> CustomerContext:
+    if token is None:
+        return ANONYMOUS
+    settings = gateway.settings.identity
+    try:
+        identity = verify_identity_token(token, secret=settings.secret, now=gateway.service.clock())
+        profile = await asyncio.to_thread(resolve_customer, identity, gateway.bank_engine)
+    except IdentityRejected as exc:
+        # The details (customer id, expiry, PyJWT's message) are for the logs only.
+        logger.warning("identity token rejected: %s", exc)
+        raise OpeningRefused(
+            CloseCode.IDENTITY_REJECTED,
+            f"{exc.reason_code}: {_IDENTITY_ADVICE.get(exc.reason_code, 'token rejected')}",
+        ) from None
+    except UnknownCustomer as exc:
+        raise OpeningRefused(CloseCode.UNKNOWN_CUSTOMER, str(exc)) from None
+    except DependencyUnavailable as exc:
+        raise OpeningRefused(
+            CloseCode.TRY_AGAIN_LATER, f"cannot verify the customer: {exc}"
+        ) from None
+    return CustomerContext(profile.customer_id, profile.name, Tier(profile.tier.value))
+
+
+async def _converse(
+    gateway: Gateway, websocket: WebSocket, conversation_id: str, subscriber: Subscriber
+) -> None:
+    while True:
+        try:
+            raw = await receive_frame(websocket)
+        except WebSocketDisconnect:
+            return
+        if subscriber.overflowed:
+            await _close(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; resume")
+            return
+        try:
+            frame = parse_conversation_frame(raw)
+            if isinstance(frame, MessageFrame):
+                await _receive(gateway, subscriber, conversation_id, frame)
+            else:
+                subscriber.send_control(PongFrame().model_dump_json())
+        except ProtocolViolation as exc:
+            error = ErrorFrame(code="bad_frame", message=str(exc))
+            subscriber.send_control(error.model_dump_json())
+        except DependencyUnavailable as exc:
+            # The database is down: the message is not stored, so it is not acknowledged;
+            # the client keeps it and retries with the same id.
+            logger.error("conversation %s: cannot store a message: %s", conversation_id, exc)
+            subscriber.send_control(
+                ErrorFrame(code="not_stored", message="message not stored, retry").model_dump_json()
+            )
+
+
+async def _receive(
+    gateway: Gateway, subscriber: Subscriber, conversation_id: str, frame: MessageFrame
+) -> None:
+    if not frame.text.strip():
+        raise ProtocolViolation("the message is empty: send some text")
+    receipt = await gateway.service.receive(
+        conversation_id, client_message_id=frame.client_message_id, text=frame.text
+    )
+    subscriber.send_control(
+        AckFrame(
+            client_message_id=frame.client_message_id, seq=receipt.message.seq,
+            duplicate=receipt.duplicate,
+        ).model_dump_json()
+    )  # fmt: skip
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(code=code, reason=close_reason(reason))

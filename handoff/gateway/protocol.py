@@ -1,0 +1,231 @@
+"""The customer websocket protocol, version 1: the frames, parsed and refused here.
+
+Every frame is one JSON object with a ``type``. The client speaks first (``start`` or
+``resume``), then sends ``message`` frames; the server answers with ``started``/``resumed``,
+``ack`` for each message it has stored, ``message`` for every transcript entry (the customer's
+own included, so a resumed client can rebuild the whole conversation from ``message`` frames)
+and ``error`` for a frame it refused without closing. ``docs/protocol.md`` is the reference;
+this module is its code.
+
+Parsing never raises anything but :class:`ProtocolViolation`, which carries the close code and
+a message that says what to send instead.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from handoff.exceptions import HandoffError
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16_384
+MAX_TEXT_CHARS = 2_000
+MAX_CLIENT_MESSAGE_ID_CHARS = 100
+
+
+class CloseCode:
+    """Websocket close codes the service uses (4000-4999 are the application's to define)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the service is shutting down; resume later
+    POLICY_VIOLATION = 1008  # the page's origin is not allowed to open the socket
+    INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013  # a dependency is down, or the client reads too slowly: resume
+    PROTOCOL_ERROR = 4400  # a frame that is not valid JSON or not a known frame
+    IDENTITY_REJECTED = 4401  # forged, expired or malformed identity token
+    UNKNOWN_CUSTOMER = 4403  # a valid token for a customer the bank does not know
+    UNKNOWN_CONVERSATION = 4404  # a resume token that matches no conversation
+    HANDSHAKE_TIMEOUT = 4408  # no start or resume frame in time
+    CONVERSATION_CLOSED = 4410  # resuming a closed conversation
+    UNSUPPORTED_VERSION = 4426
+
+
+class ProtocolViolation(HandoffError):
+    """A frame the service refuses; ``close_code`` says how to end the socket, if at all."""
+
+    def __init__(self, message: str, *, close_code: int = CloseCode.PROTOCOL_ERROR) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- client frames
+
+
+class StartFrame(_Frame):
+    """Start a new conversation, anonymously or as the customer an identity token names."""
+
+    type: Literal["start"]
+    v: int = Field(description="Protocol version; this server speaks 1.")
+    identity_token: str | None = Field(
+        default=None, description="Signed by the host site (HS256 JWT); none = anonymous."
+    )
+
+
+class ResumeFrame(_Frame):
+    """Resume a conversation after a disconnect; every message after ``last_seq`` is re-sent."""
+
+    type: Literal["resume"]
+    v: int
+    resume_token: str = Field(min_length=1, max_length=200)
+    last_seq: int = Field(ge=0, description="The highest sequence number the client has seen.")
+
+
+class MessageFrame(_Frame):
+    """A customer message; retrying with the same ``client_message_id`` never stores it twice."""
+
+    type: Literal["message"]
+    client_message_id: str = Field(min_length=1, max_length=MAX_CLIENT_MESSAGE_ID_CHARS)
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class PingFrame(_Frame):
+    """Keep-alive; answered with ``pong``."""
+
+    type: Literal["ping"]
+
+
+OpeningFrame = Annotated[StartFrame | ResumeFrame, Field(discriminator="type")]
+ConversationFrame = Annotated[MessageFrame | PingFrame, Field(discriminator="type")]
+
+_OPENING = TypeAdapter(OpeningFrame)
+_CONVERSATION = TypeAdapter(ConversationFrame)
+
+
+def _decode(raw: str | bytes) -> dict[str, Any]:
+    # A text frame is measured in UTF-8 bytes, as it travelled, not in characters.
+    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if size > MAX_FRAME_BYTES:
+        raise ProtocolViolation(f"frame of {size} bytes is over the {MAX_FRAME_BYTES} limit")
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolViolation(f"frame is not valid JSON ({exc}); send one JSON object") from None
+    if not isinstance(value, dict):
+        raise ProtocolViolation(f"frame is a JSON {type(value).__name__}; send one JSON object")
+    return value
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "frame"
+    return f"{where}: {first['msg']}"
+
+
+def parse_opening(raw: str | bytes) -> StartFrame | ResumeFrame:
+    """The first frame of a connection: ``start`` or ``resume`` in a supported version."""
+    value = _decode(raw)
+    if value.get("type") not in ("start", "resume"):
+        raise ProtocolViolation(
+            f"the first frame must be 'start' or 'resume', got {value.get('type')!r}"
+        )
+    try:
+        frame = _OPENING.validate_python(value)
+    except ValidationError as exc:
+        raise ProtocolViolation(f"bad {value['type']} frame: {_explain(exc)}") from None
+    if frame.v != PROTOCOL_VERSION:
+        raise ProtocolViolation(
+            f"protocol version {frame.v} is not supported; this server speaks {PROTOCOL_VERSION}",
+            close_code=CloseCode.UNSUPPORTED_VERSION,
+        )
+    return frame
+
+
+def parse_conversation_frame(raw: str | bytes) -> MessageFrame | PingFrame:
+    """A frame after the opening: ``message`` or ``ping``."""
+    value = _decode(raw)
+    if value.get("type") not in ("message", "ping"):
+        raise ProtocolViolation(f"expected a 'message' or 'ping' frame, got {value.get('type')!r}")
+    try:
+        return _CONVERSATION.validate_python(value)
+    except ValidationError as exc:
+        raise ProtocolViolation(f"bad {value['type']} frame: {_explain(exc)}") from None
+
+
+# --------------------------------------------------------------------------- server frames
+
+
+class CustomerView(_Frame):
+    """Who the service believes the customer is (from the verified token, never the client)."""
+
+    id: str | None
+    name: str | None
+    tier: str
+
+
+class StartedFrame(_Frame):
+    """Answer to ``start``: keep ``resume_token`` to resume after a disconnect."""
+
+    type: Literal["started"] = "started"
+    v: int = PROTOCOL_VERSION
+    conversation_id: str
+    resume_token: str
+    customer: CustomerView
+    state: str
+    last_seq: int
+
+
+class ResumedFrame(_Frame):
+    """Answer to ``resume``; the missed ``message`` frames follow, in order."""
+
+    type: Literal["resumed"] = "resumed"
+    v: int = PROTOCOL_VERSION
+    conversation_id: str
+    customer: CustomerView
+    state: str
+    last_seq: int = Field(description="The highest sequence number stored right now.")
+
+
+class AckFrame(_Frame):
+    """A customer message is stored (``duplicate``: it had been stored before)."""
+
+    type: Literal["ack"] = "ack"
+    client_message_id: str
+    seq: int
+    duplicate: bool
+
+
+class TranscriptFrame(_Frame):
+    """One transcript entry: a customer, bot, agent or system message."""
+
+    type: Literal["message"] = "message"
+    seq: int
+    sender: Literal["customer", "bot", "agent", "system"]
+    text: str
+    at: datetime
+    client_message_id: str | None = None
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Public details: buttons, the agent's name and team, a state change.",
+    )
+
+
+class ErrorFrame(_Frame):
+    """A frame was refused; the connection stays open."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+class QueueFrame(_Frame):
+    """While queued: the place in the team's queue and the expected wait (not stored)."""
+
+    type: Literal["queue"] = "queue"
+    position: int
+    agents_online: int
+    wait_estimate_seconds: int | None
+    text: str
+
+
+class PongFrame(_Frame):
+    """Answer to ``ping``."""
+
+    type: Literal["pong"] = "pong"
