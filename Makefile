@@ -97,6 +97,8 @@ bench-gateway: models ## Per-turn latency through the gateway against straight t
 
 # --- running ------------------------------------------------------------------------------
 run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all
+	@# Idempotent: creates the demo agents (password demo-password) that are missing.
+	$(PY) -m handoff agents seed-demo
 	$(PY) -m handoff stack
 
 lint: setup ## Static checks

@@ -14,6 +14,15 @@
                    and the escalation engine (see :mod:`handoff.replay`).
 ``handoff train-sentiment [ARGS...]``
                    trains the sentiment model (``training.sentiment.train``) with ARGS.
+``handoff agents create --username U --name N --teams a,b [--role supervisor] [--capacity N]``
+                   creates an agent's account; the password is prompted for twice, or read
+                   from stdin with ``--password-stdin``, never taken from the command line.
+``handoff agents list``
+                   prints the accounts as a table.
+``handoff agents seed-demo``
+                   creates the demo agents that are missing (``make run`` does; see
+                   :mod:`handoff.agents.demo`). Every ``agents`` command migrates the
+                   database first.
 
 Settings come from the environment (see :mod:`handoff.settings`); invalid settings exit with 2.
 """
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import itertools
 import json
@@ -29,6 +39,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
 
@@ -36,13 +47,19 @@ import uvicorn
 from pydantic import ValidationError
 
 from handoff import __version__
+from handoff.agents.accounts import AgentRecord, AgentStore, check_teams, policy_teams
+from handoff.agents.demo import DEMO_LOGIN, DEMO_PASSWORD, seed_demo_agents
+from handoff.agents.exceptions import AgentError, InvalidAgent
 from handoff.app import create_app
+from handoff.escalation.policy import load_escalation_policy
 from handoff.exceptions import ConfigurationError
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
 from handoff.resources import BUILD_SENTIMENT_MODEL, open_resources
 from handoff.sentiment.batcher import BatchScorer
 from handoff.sentiment.reading import SentimentInputError, validate_text
 from handoff.settings import Settings, get_settings
+from handoff.store.database import create_database_engine, upgrade_database
+from handoff.store.states import AgentRole
 
 if TYPE_CHECKING:
     from handoff.sentiment.classifier import SentimentClassifier
@@ -87,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sentiment(settings, args.file, model_dir=args.model)
         if args.command == "replay":
             return run_replay(settings, args.input, args.output)
+        if args.command == "agents":
+            return run_agents(settings, args)
         return run_ready(settings)
     except ValidationError as exc:
         print(f"handoff: invalid settings:\n{exc}", file=sys.stderr)
@@ -301,6 +320,93 @@ def run_train_sentiment(args: Sequence[str]) -> int:
     return int(result) if result is not None else EXIT_OK
 
 
+def run_agents(settings: Settings, args: argparse.Namespace) -> int:
+    """``handoff agents create|list|seed-demo``, on the migrated service database."""
+    engine = create_database_engine(settings.database.url)
+    try:
+        upgrade_database(engine)
+        store = AgentStore(engine)
+        if args.agents_command == "list":
+            print(format_agents(store.list_agents()))
+            return EXIT_OK
+        known_teams = policy_teams(load_escalation_policy(settings))
+        if args.agents_command == "seed-demo":
+            return _seed_demo(store, known_teams)
+        return _create_agent(settings, store, known_teams, args)
+    except AgentError as exc:  # a bad request: a taken username, an unknown team...
+        print(f"handoff: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        engine.dispose()
+
+
+def _create_agent(
+    settings: Settings, store: AgentStore, known_teams: frozenset[str], args: argparse.Namespace
+) -> int:
+    teams = [team.strip() for team in args.teams.split(",") if team.strip()]
+    check_teams(teams, known_teams)  # before asking for a password that would be wasted
+    agent = store.create_agent(
+        username=args.username,
+        display_name=args.name,
+        role=args.role,
+        teams=teams,
+        capacity=args.capacity if args.capacity is not None else settings.agents.default_capacity,
+        password=_new_password(from_stdin=args.password_stdin),
+        now=datetime.now(UTC),
+    )
+    print(
+        f"created {agent.role} {agent.username} ({agent.display_name}; teams "
+        f"{', '.join(agent.teams)}; capacity {agent.capacity}), id {agent.id}"
+    )
+    return EXIT_OK
+
+
+def _new_password(*, from_stdin: bool) -> str:
+    if from_stdin:  # one line; only its line break is removed
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidAgent("the two passwords differ")
+    return password
+
+
+def _seed_demo(store: AgentStore, known_teams: frozenset[str]) -> int:
+    seeded = seed_demo_agents(store, known_teams=known_teams, now=datetime.now(UTC))
+    for item in seeded:
+        verb = "created" if item.created else "exists "
+        print(
+            f"{verb} {item.agent.role:<10} {item.agent.username:<20} {', '.join(item.agent.teams)}"
+        )
+    print(
+        f"Demo agents' password: {DEMO_PASSWORD}. Log in with POST /api/agents/login "
+        f'{{"username": "{DEMO_LOGIN}", "password": "{DEMO_PASSWORD}"}}.'
+    )
+    return EXIT_OK
+
+
+def format_agents(agents: Sequence[AgentRecord]) -> str:
+    """The accounts as an aligned text table, one row per agent."""
+    if not agents:
+        return "no agents yet: handoff agents create ... (or handoff agents seed-demo)"
+    header = ("USERNAME", "NAME", "ROLE", "TEAMS", "CAPACITY", "ACTIVE")
+    rows = [header] + [
+        (
+            agent.username,
+            agent.display_name,
+            agent.role.value,
+            ",".join(agent.teams),
+            str(agent.capacity),
+            "yes" if agent.active else "no",
+        )
+        for agent in agents
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
 def format_table(results: Sequence[CheckResult]) -> str:
     """The checks as an aligned text table, one row per check, then the verdict."""
     header = ("CHECK", "STATUS", "LATENCY", "DETAIL")
@@ -370,12 +476,61 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, required=True, metavar="OUT.jsonl", help="one line per turn"
     )
     _add_log_level(replay_parser, default="warning")
+    _add_agents_parser(commands)
     # Listed for --help only: main() hands everything after the command to the trainer.
     train_parser = commands.add_parser(
         TRAIN_SENTIMENT, help="train the sentiment model (arguments go to the trainer)"
     )
     train_parser.add_argument("args", nargs=argparse.REMAINDER, help="the trainer's arguments")
     return parser
+
+
+class _RefusePassword(argparse.Action):
+    """``--password``: refused without echoing its value."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            "a password on the command line would stay in the shell's history and the process "
+            "list: use --password-stdin, or leave it out to be prompted"
+        )
+
+
+def _add_agents_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agents_parser = commands.add_parser("agents", help="create and list agents' accounts")
+    # Quiet by default: the output is the answer.
+    _add_log_level(agents_parser, default="warning")
+    actions = agents_parser.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create", help="create an account (the password is prompted for, or read from stdin)"
+    )
+    create.add_argument("--username", required=True, help="lowercased, e.g. ana.security")
+    create.add_argument("--name", required=True, help="the display name, e.g. 'Ana Souza'")
+    create.add_argument(
+        "--teams", required=True, metavar="A,B", help="teams of data/escalation.yml's matrix"
+    )
+    create.add_argument(
+        "--role", choices=[role.value for role in AgentRole], default=AgentRole.AGENT.value
+    )
+    create.add_argument(
+        "--capacity", type=int, default=None, metavar="N",
+        help="conversations at once (default: HANDOFF_AGENTS__DEFAULT_CAPACITY, 3)",
+    )  # fmt: skip
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    # Without it, "--password X" would pass as --password-stdin (an abbreviation), then argparse
+    # would print X back as an unrecognised argument.
+    create.add_argument("--password", action=_RefusePassword, help=argparse.SUPPRESS)
+    actions.add_parser("list", help="print every account as a table")
+    actions.add_parser(
+        "seed-demo", help=f"create the demo agents that are missing (password {DEMO_PASSWORD})"
+    )
 
 
 def _add_log_level(parser: argparse.ArgumentParser, default: str) -> None:

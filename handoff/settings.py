@@ -264,6 +264,44 @@ class GatewaySettings(_Group):
     )
 
 
+DEVELOPMENT_AGENT_TOKEN_SECRET = "DEVELOPMENT-ONLY agent token secret: never use outside a laptop"
+"""The default agent token secret: public (it is in this file), so anyone can sign with it."""
+
+
+class AgentSettings(_Group):
+    """Agents' accounts and the access tokens a login gives them (HS256, a secret of our own).
+
+    The placeholder secret is refused when ``allow_development_secret`` is false, as for
+    :class:`IdentitySettings`; a deployment sets ``HANDOFF_AGENTS__ALLOW_DEVELOPMENT_SECRET=false``
+    and its own ``HANDOFF_AGENTS__TOKEN_SECRET``.
+    """
+
+    token_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_AGENT_TOKEN_SECRET),
+        min_length=32,  # RFC 7518 section 3.2, as for the identity secret
+        description="Signs and checks agents' access tokens; known to this service only.",
+    )
+    allow_development_secret: bool = Field(
+        default=True, description="Whether the public placeholder secret is accepted."
+    )
+    token_ttl_seconds: int = Field(
+        default=8 * 3600, ge=60, description="Lifetime of an agent's access token (a shift)."
+    )
+    default_capacity: int = Field(
+        default=3, ge=1, description="Conversations at once of an agent created without one."
+    )
+
+    def model_post_init(self, context: object, /) -> None:
+        if (
+            not self.allow_development_secret
+            and self.token_secret.get_secret_value() == DEVELOPMENT_AGENT_TOKEN_SECRET
+        ):
+            raise ValueError(
+                "the agent token secret is the public development placeholder: set "
+                "HANDOFF_AGENTS__TOKEN_SECRET to a random value of 32 characters or more"
+            )
+
+
 class Settings(BaseSettings):
     """Every setting of the handoff service, in groups."""
 
@@ -285,6 +323,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
 
 
 @functools.cache

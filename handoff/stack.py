@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from handoff.agents.demo import DEMO_LOGIN, DEMO_PASSWORD
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,8 @@ def _print_urls(settings: Settings, service_url: str, specs: Sequence[ServiceSpe
         f"API docs {service_url}/docs)\n"
         f"  customer chat     {service_url.replace('http', 'ws', 1)}/ws/customer   "
         f"(protocol: docs/protocol.md; demo identities {service_url}/api/demo/customers)\n"
+        f"  agents            POST {service_url}/api/agents/login as {DEMO_LOGIN} / "
+        f"{DEMO_PASSWORD}   (handoff agents list)\n"
         f"  Rasa server       {settings.rasa.url}   (handoff channel "
         f"{settings.rasa.url}/webhooks/handoff/webhook)\n"
         f"  action server     {settings.actions.url}   (health {settings.actions.url}/health)\n"

@@ -39,6 +39,9 @@ ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "iat", "exp")
 DEFAULT_LEEWAY = timedelta(seconds=30)
 BANK_DEPENDENCY = "bank_database"  # the name the readiness check gives the demo bank
+# The typ claim of agents' access tokens (handoff.agents.tokens): never a customer's identity,
+# even should both kinds of token be signed with one secret.
+AGENT_TOKEN_TYPE = "agent"
 
 RejectionReason = Literal["expired", "bad_signature", "malformed", "missing_claim"]
 
@@ -144,6 +147,10 @@ def verify_identity_token(
     """
     _require_aware(now)
     claims = _decode_signed(token, secret)
+    if claims.get("typ") == AGENT_TOKEN_TYPE:
+        raise IdentityRejected(
+            "malformed", "an agent's access token, not a customer identity token"
+        )
 
     missing = [claim for claim in REQUIRED_CLAIMS if claims.get(claim) is None]
     if missing:

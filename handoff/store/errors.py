@@ -5,6 +5,7 @@ Hierarchy (all under :class:`handoff.exceptions.HandoffError`)::
     ConversationNotFound   no conversation has that id
     IllegalTransition      the conversation is not in a state the requested move starts from
     HandoffStateError      the handoff is not in a status the requested change starts from
+    NotAssignedAgent       the handoff is assigned to another agent (or to none)
 
 Database failures (connection lost, disk full) are not wrapped: they escape as SQLAlchemy's
 own exceptions, which the edge reports as a dependency failure.
@@ -57,3 +58,14 @@ class HandoffStateError(HandoffError):
         self.current = current
         self.wanted = wanted
         self.allowed_from = frozenset(allowed_from)
+
+
+class NotAssignedAgent(HandoffError):
+    """Only the agent a handoff is assigned to may acknowledge, hand back or resolve it."""
+
+    def __init__(self, handoff_id: int, *, assigned_to: str | None, agent_id: str) -> None:
+        holder = "no agent" if assigned_to is None else f"agent {assigned_to!r}"
+        super().__init__(f"handoff {handoff_id} is assigned to {holder}, not to {agent_id!r}")
+        self.handoff_id = handoff_id
+        self.assigned_to = assigned_to
+        self.agent_id = agent_id

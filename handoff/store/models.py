@@ -1,20 +1,23 @@
-"""The conversation store's tables (SQLAlchemy 2 declarative mapping).
+"""The service's tables (SQLAlchemy 2 declarative mapping): conversations and agents.
 
-Ids of conversations are uuid4 hex strings made by the store; messages and handoffs have
-integer ids. All timestamps are aware UTC datetimes supplied by the caller (``now``), so the
-clock stays outside the adapter. Enumerated columns are short strings with a CHECK constraint
-(not native enums), so adding a value is a small migration on every backend.
+Ids of conversations and agents are uuid4 hex strings made by their stores; messages and
+handoffs have integer ids. All timestamps are aware UTC datetimes supplied by the caller
+(``now``), so the clock stays outside the adapter. Enumerated columns are short strings with
+a CHECK constraint (not native enums), so adding a value is a small migration on every backend.
 
-The repository (:mod:`handoff.store.repository`) is the only code that uses these classes; the
-rest of the service sees frozen records instead.
+The repositories (:mod:`handoff.store.repository`, :mod:`handoff.store.agent_work` for the
+agents' work on handoffs, and :mod:`handoff.agents.accounts` for :class:`Agent`) are the only
+code that uses these classes; the rest of the service sees frozen records instead.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -24,11 +27,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from handoff.store.column_types import UtcDateTime, json_document
-from handoff.store.states import ConversationState, HandoffStatus, Sender
+from handoff.store.states import (
+    AgentRole,
+    ConversationState,
+    HandoffStatus,
+    RootCause,
+    Sender,
+    SlaEventKind,
+    SlaTarget,
+)
 
 # Deterministic constraint names: a later migration can drop or alter them by name, on
 # PostgreSQL and in SQLite's batch mode alike.
@@ -41,7 +53,7 @@ NAMING_CONVENTION = {
 }
 
 
-def _one_of(column: str, values: type[ConversationState | Sender | HandoffStatus]) -> str:
+def _one_of(column: str, values: type[StrEnum]) -> str:
     listed = ", ".join(f"'{member.value}'" for member in values)
     return f"{column} IN ({listed})"
 
@@ -123,3 +135,80 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     brief: Mapped[dict[str, Any]] = mapped_column(json_document())
     customer_notice: Mapped[str] = mapped_column(Text)  # exactly what the customer was told
+    # The current assignment (migration 0003). agent_id and assigned_at are set while assigned
+    # and cleared when the handoff goes back to the queue; acknowledged_at is the first
+    # acknowledgement (the SLA's), kept across transfers; resolved_at ends the resolve clock.
+    agent_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Resolution(Base):
+    """How a handoff ended, as its agent recorded it: one per resolved handoff.
+
+    ``within_sla`` is computed by the store from the handoff's ``resolved_at`` and
+    ``resolve_due``. ``correct_intent`` and ``misunderstood_message_seq`` (a message of the
+    handoff's conversation) are what the bot's trainers read.
+    """
+
+    __tablename__ = "resolutions"
+    __table_args__ = (CheckConstraint(_one_of("root_cause", RootCause), name="root_cause"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), unique=True)
+    trigger: Mapped[str] = mapped_column(String(64))
+    avoidable: Mapped[bool] = mapped_column(Boolean)
+    within_sla: Mapped[bool] = mapped_column(Boolean)
+    root_cause: Mapped[str] = mapped_column(String(32))
+    correct_intent: Mapped[str | None] = mapped_column(String(100))
+    misunderstood_message_seq: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SlaEvent(Base):
+    """A warning or breach of one SLA target of a handoff, recorded at most once."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (
+        # At most one event per kind and target: recording is idempotent, races included.
+        UniqueConstraint("handoff_id", "kind", "target"),
+        CheckConstraint(_one_of("kind", SlaEventKind), name="kind"),
+        CheckConstraint(_one_of("target", SlaTarget), name="target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the threshold was crossed
+
+
+class Agent(Base):
+    """A human agent's or supervisor's account.
+
+    ``username`` is stored lowercased (the CHECK refuses anything else), so uniqueness is
+    case-insensitive on every backend. ``teams`` is a JSON list of the escalation matrix's team
+    names; which names are valid is the policy's business, checked above the store. Only the
+    password's Argon2 hash is stored.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", AgentRole), name="role"),
+        CheckConstraint("capacity >= 1", name="capacity"),
+        CheckConstraint("username = lower(username)", name="username_lowercase"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    teams: Mapped[list[str]] = mapped_column(json_document())
+    # How many conversations the agent takes at once.
+    capacity: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -103,7 +103,13 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class HandoffRecord:
-    """A handoff as stored."""
+    """A handoff as stored.
+
+    The assignment fields (see :mod:`handoff.store.agent_work`): ``agent_id`` and
+    ``assigned_at`` describe the current assignment (``None`` while queued);
+    ``acknowledged_at`` is the first acknowledgement, kept across transfers, as the SLA clock
+    reads it; ``resolved_at`` is set when the handoff is resolved.
+    """
 
     id: int
     conversation_id: str
@@ -120,6 +126,11 @@ class HandoffRecord:
     created_at: datetime
     brief: dict[str, Any]
     customer_notice: str
+    agent_id: str | None = None
+    assigned_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    transfer_count: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -348,7 +359,12 @@ class ConversationStore:
         now: datetime,
     ) -> MessageRecord:
         """Store a message of the bot, an agent or the system (customers' go through
-        :meth:`append_customer_message`)."""
+        :meth:`append_customer_message`).
+
+        An agent's internal note (for other agents and supervisors, never the customer) is
+        an ordinary message with ``sender="agent"`` and ``payload={"internal": True}``: the
+        gateway filters those out of everything it sends to the customer.
+        """
         who = Sender(sender)
         if who is Sender.CUSTOMER:
             raise ValueError("customer messages go through append_customer_message")
@@ -640,6 +656,7 @@ class ConversationStore:
             created_at=_utc(now),
             brief=copy.deepcopy(dict(new.brief)),
             customer_notice=new.customer_notice,
+            transfer_count=0,
         )
         if session.get(Conversation, conversation_id) is None:
             raise ConversationNotFound(conversation_id)
@@ -749,4 +766,9 @@ def _handoff_record(row: Handoff) -> HandoffRecord:
         created_at=row.created_at,
         brief=copy.deepcopy(row.brief),
         customer_notice=row.customer_notice,
+        agent_id=row.agent_id,
+        assigned_at=row.assigned_at,
+        acknowledged_at=row.acknowledged_at,
+        resolved_at=row.resolved_at,
+        transfer_count=row.transfer_count,
     )

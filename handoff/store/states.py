@@ -1,4 +1,5 @@
-"""The conversation store's vocabulary: conversation states, senders, handoff statuses.
+"""The store's vocabulary: conversation states, senders, handoff statuses, agent roles,
+resolution root causes and SLA events.
 
 The allowed moves between conversation states are data (:data:`ALLOWED_TRANSITIONS`), checked
 by :func:`check_transition` before the store touches the database and again, against the
@@ -39,12 +40,45 @@ class HandoffStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class AgentRole(StrEnum):
+    """What a human agent's account may do."""
+
+    AGENT = "agent"  # takes handoffs of their teams
+    SUPERVISOR = "supervisor"  # an agent who also oversees their teams' queues and agents
+
+
+class RootCause(StrEnum):
+    """Why a handoff was needed, as the resolving agent judges it."""
+
+    PRODUCT_BUG = "product_bug"
+    POLICY_AMBIGUITY = "policy_ambiguity"
+    AGENT_KNOWLEDGE_GAP = "agent_knowledge_gap"
+    PROCESS_FAILURE = "process_failure"
+    OTHER = "other"
+
+
+class SlaEventKind(StrEnum):
+    """What happened to an SLA target."""
+
+    WARNING = "warning"  # past the warning point of its interval, still open
+    BREACH = "breach"  # past due
+
+
+class SlaTarget(StrEnum):
+    """Which of a handoff's two SLA targets."""
+
+    ACKNOWLEDGE = "acknowledge"  # an agent picks the handoff up
+    RESOLVE = "resolve"  # the issue is solved
+
+
 _S = ConversationState
 
 ALLOWED_TRANSITIONS: Mapping[ConversationState, frozenset[ConversationState]] = {
     _S.BOT: frozenset({_S.QUEUED, _S.CLOSED}),
     _S.QUEUED: frozenset({_S.AGENT, _S.BOT, _S.CLOSED}),  # queued -> bot: handoff cancelled
-    _S.AGENT: frozenset({_S.BOT, _S.CLOSED}),  # the agent hands the customer back
+    # agent -> bot: the agent hands the customer back; agent -> queued: the agent transfers
+    # the customer to another team, or disconnects for longer than the grace period.
+    _S.AGENT: frozenset({_S.BOT, _S.QUEUED, _S.CLOSED}),
     _S.CLOSED: frozenset(),  # terminal
 }
 """Every legal move: ``to in ALLOWED_TRANSITIONS[from]``. Any open state may close."""

@@ -19,7 +19,7 @@ from handoff.store.database import (
 )
 from handoff.store.models import Base
 
-HEAD = "0001"
+HEAD = "0003"
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -43,6 +43,9 @@ def test_migrations_bring_an_empty_database_to_the_models(
             "conversations",
             "messages",
             "handoffs",
+            "agents",
+            "resolutions",
+            "sla_events",
         }
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})

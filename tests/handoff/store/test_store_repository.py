@@ -332,7 +332,7 @@ def test_the_state_graph(store: ConversationStore) -> None:
         assert ConversationState.CLOSED in ALLOWED_TRANSITIONS[state]
     assert ALLOWED_TRANSITIONS[ConversationState.BOT] == {"queued", "closed"}
     assert ALLOWED_TRANSITIONS[ConversationState.QUEUED] == {"agent", "bot", "closed"}
-    assert ALLOWED_TRANSITIONS[ConversationState.AGENT] == {"bot", "closed"}
+    assert ALLOWED_TRANSITIONS[ConversationState.AGENT] == {"bot", "queued", "closed"}
 
 
 def test_a_handoff_round_trip_writes_one_system_message_per_move(

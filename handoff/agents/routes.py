@@ -1,0 +1,148 @@
+"""REST routes of the agents' accounts: log in, and who am I.
+
+* ``POST /api/agents/login`` takes ``{"username", "password"}`` and answers ``{"token",
+  "expires_at", "agent": {...}}``; a wrong username or password (or an inactive account) is a
+  401 that does not say which.
+* ``GET /api/agents/me`` answers the account of the ``Authorization: Bearer <token>`` header;
+  a missing, invalid or expired token, or an account deactivated since, is a 401.
+
+The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
+``app.state.agent_store`` and the settings in ``app.state.settings``. :func:`current_agent` is
+the dependency other agent routes use; :func:`agent_clock` is the clock, which tests override.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from handoff.agents.accounts import MAX_PASSWORD_LENGTH, AgentRecord, AgentStore
+from handoff.agents.exceptions import AgentTokenRejected
+from handoff.agents.tokens import issue_agent_token, verify_agent_token
+from handoff.settings import AgentSettings, Settings
+from handoff.store.states import AgentRole
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/agents", tags=["agents"])
+
+_bearer = HTTPBearer(auto_error=False, description="An agent token from POST /api/agents/login")
+
+BAD_CREDENTIALS = "unknown username or wrong password"
+
+
+class LoginRequest(BaseModel):
+    """An agent's credentials."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class AgentView(BaseModel):
+    """An agent's account as the agent's desk shows it."""
+
+    id: str
+    username: str
+    display_name: str
+    role: AgentRole
+    teams: list[str]
+
+    @classmethod
+    def of(cls, agent: AgentRecord) -> AgentView:
+        """The view of a stored account."""
+        return cls(
+            id=agent.id,
+            username=agent.username,
+            display_name=agent.display_name,
+            role=agent.role,
+            teams=list(agent.teams),
+        )
+
+
+class LoginResponse(BaseModel):
+    """A fresh access token, to send as ``Authorization: Bearer <token>``."""
+
+    token: str
+    expires_at: datetime
+    agent: AgentView
+
+
+def agent_clock() -> datetime:
+    """The current time (a dependency, so tests can fix it)."""
+    return datetime.now(UTC)
+
+
+def _agent_store(request: Request) -> AgentStore:
+    store: AgentStore = request.app.state.agent_store
+    return store
+
+
+def _agent_settings(request: Request) -> AgentSettings:
+    settings: Settings = request.app.state.settings
+    return settings.agents
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    # RFC 6750 section 3: a 401 names the scheme the client should use.
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def current_agent(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: Annotated[AgentStore, Depends(_agent_store)],
+    settings: Annotated[AgentSettings, Depends(_agent_settings)],
+    now: Annotated[datetime, Depends(agent_clock)],
+) -> AgentRecord:
+    """The active agent whose token the request carries; a 401 otherwise."""
+    if credentials is None:
+        raise _unauthorized("send Authorization: Bearer <token> (POST /api/agents/login)")
+    try:
+        claims = verify_agent_token(credentials.credentials, secret=settings.token_secret, now=now)
+    except AgentTokenRejected as exc:
+        logger.info("agent token rejected: %s", exc)
+        advice = "log in again" if exc.reason_code == "expired" else "not a valid agent token"
+        raise _unauthorized(f"{exc.reason_code}: {advice}") from None
+    agent = await asyncio.to_thread(store.get_agent, claims.agent_id)
+    if agent is None or not agent.active:
+        raise _unauthorized("the token's account no longer exists or is deactivated")
+    return agent
+
+
+@router.post(
+    "/login",
+    responses={status.HTTP_401_UNAUTHORIZED: {"description": BAD_CREDENTIALS}},
+)
+async def login(
+    body: LoginRequest,
+    store: Annotated[AgentStore, Depends(_agent_store)],
+    settings: Annotated[AgentSettings, Depends(_agent_settings)],
+    now: Annotated[datetime, Depends(agent_clock)],
+) -> LoginResponse:
+    """Exchange an agent's username and password for an access token."""
+    # Argon2 is CPU work by design: off the event loop.
+    agent = await asyncio.to_thread(store.authenticate, body.username, body.password)
+    if agent is None:
+        logger.info("failed agent login for %r", body.username)
+        raise _unauthorized(BAD_CREDENTIALS)
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    now = now.replace(microsecond=0)  # the token's exp is whole seconds: expires_at matches it
+    token = issue_agent_token(agent, secret=settings.token_secret, now=now, ttl=ttl)
+    logger.info("agent %s logged in", agent.username)
+    return LoginResponse(token=token, expires_at=now + ttl, agent=AgentView.of(agent))
+
+
+@router.get(
+    "/me",
+    responses={status.HTTP_401_UNAUTHORIZED: {"description": "no valid agent token"}},
+)
+async def me(agent: Annotated[AgentRecord, Depends(current_agent)]) -> AgentView:
+    """The account of the agent whose token the request carries."""
+    return AgentView.of(agent)

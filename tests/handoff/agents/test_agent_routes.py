@@ -1,0 +1,223 @@
+"""The agents' REST routes, on a tiny app around the router and a migrated SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+
+from handoff.agents.accounts import AgentRecord, AgentStore
+from handoff.agents.routes import agent_clock, router
+from handoff.agents.tokens import issue_agent_token, verify_agent_token
+from handoff.app import create_app
+from handoff.gateway.identity import sign_identity_token
+from handoff.settings import AgentSettings, Settings
+from handoff.store.database import create_database_engine, upgrade_database
+from handoff.store.models import Agent
+
+SECRET = "agent-routes-test-secret-of-32-characters-or-more"
+NOW = datetime(2026, 5, 27, 9, 30, 15, 123456, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+
+@dataclass
+class Desk:
+    client: TestClient
+    engine: Engine
+    agent: AgentRecord
+    clock: Clock
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    engine = create_database_engine(f"sqlite:///{tmp_path}/handoff.sqlite")
+    upgrade_database(engine)
+    store = AgentStore(engine, hasher=CHEAP)
+    agent = store.create_agent(
+        username="ana.security",
+        display_name="Ana Souza",
+        teams=["security", "general"],
+        password=PASSWORD,
+        now=NOW,
+    )
+    clock = Clock(NOW)
+    app = FastAPI()
+    app.include_router(router)
+    app.state.agent_store = store
+    app.state.settings = Settings(agents=AgentSettings(token_secret=SECRET))
+    app.dependency_overrides[agent_clock] = lambda: clock.now
+    with TestClient(app) as client:
+        yield Desk(client, engine, agent, clock)
+    engine.dispose()
+
+
+def log_in(desk: Desk, username: str = "ana.security", password: str = PASSWORD) -> str:
+    response = desk.client.post(
+        "/api/agents/login", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def me(desk: Desk, authorization: str | None) -> tuple[int, dict[str, object], str | None]:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = desk.client.get("/api/agents/me", headers=headers)
+    return response.status_code, response.json(), response.headers.get("www-authenticate")
+
+
+def test_login_gives_a_token_its_expiry_and_the_agent(desk: Desk) -> None:
+    response = desk.client.post(
+        "/api/agents/login", json={"username": "Ana.Security", "password": PASSWORD}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    expires_at = NOW.replace(microsecond=0) + timedelta(hours=8)
+    assert datetime.fromisoformat(body["expires_at"]) == expires_at
+    assert body["agent"] == {
+        "id": desk.agent.id,
+        "username": "ana.security",
+        "display_name": "Ana Souza",
+        "role": "agent",
+        "teams": ["security", "general"],
+    }
+    claims = verify_agent_token(body["token"], secret=SECRET, now=NOW)
+    assert claims.agent_id == desk.agent.id
+    assert claims.expires_at == expires_at
+    assert "hash" not in response.text and "argon2" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("ana.security", "wrong password"), ("nobody", PASSWORD), ("ana.security", PASSWORD + " ")],
+)
+def test_bad_credentials_are_a_401_that_does_not_say_which(
+    desk: Desk, username: str, password: str
+) -> None:
+    response = desk.client.post(
+        "/api/agents/login", json={"username": username, "password": password}
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "unknown username or wrong password"}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"username": "ana.security"}, {"username": "", "password": PASSWORD}, "not json"],
+)
+def test_a_malformed_login_is_a_422(desk: Desk, body: object) -> None:
+    assert desk.client.post("/api/agents/login", json=body).status_code == 422
+
+
+def test_an_inactive_agent_cannot_log_in(desk: Desk) -> None:
+    deactivate(desk)
+
+    response = desk.client.post(
+        "/api/agents/login", json={"username": "ana.security", "password": PASSWORD}
+    )
+
+    assert response.status_code == 401
+
+
+def test_me_answers_the_tokens_agent(desk: Desk) -> None:
+    token = log_in(desk)
+
+    status, body, _ = me(desk, f"Bearer {token}")
+
+    assert status == 200
+    assert body == {
+        "id": desk.agent.id,
+        "username": "ana.security",
+        "display_name": "Ana Souza",
+        "role": "agent",
+        "teams": ["security", "general"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [
+        (None, "send Authorization: Bearer <token>"),
+        ("Bearer not-a-token", "malformed: not a valid agent token"),
+        ("Basic YW5hOnBhc3N3b3Jk", "send Authorization: Bearer <token>"),
+    ],
+)
+def test_me_without_a_valid_token_is_a_401(
+    desk: Desk, authorization: str | None, detail: str
+) -> None:
+    status, body, challenge = me(desk, authorization)
+
+    assert status == 401
+    assert str(body["detail"]).startswith(detail)
+    assert challenge == "Bearer"
+
+
+def test_me_with_an_expired_token_says_to_log_in_again(desk: Desk) -> None:
+    token = log_in(desk)
+    desk.clock.now = NOW + timedelta(hours=8, minutes=1)
+
+    status, body, _ = me(desk, f"Bearer {token}")
+
+    assert (status, body) == (401, {"detail": "expired: log in again"})
+
+
+def test_me_refuses_a_customer_identity_token(desk: Desk) -> None:
+    customer_token = sign_identity_token("cus_1001", secret=SECRET, now=NOW, ttl=timedelta(hours=1))
+
+    status, body, _ = me(desk, f"Bearer {customer_token}")
+
+    assert (status, body) == (401, {"detail": "wrong_type: not a valid agent token"})
+
+
+def test_me_refuses_a_token_signed_with_another_secret(desk: Desk) -> None:
+    token = issue_agent_token(
+        desk.agent,
+        secret="another-secret-of-32-characters-or-more-too",
+        now=NOW,
+        ttl=timedelta(hours=1),
+    )
+
+    status, body, _ = me(desk, f"Bearer {token}")
+
+    assert (status, body) == (401, {"detail": "bad_signature: not a valid agent token"})
+
+
+def test_me_refuses_an_agent_deactivated_after_login(desk: Desk) -> None:
+    token = log_in(desk)
+    deactivate(desk)
+
+    status, body, _ = me(desk, f"Bearer {token}")
+
+    assert status == 401
+    assert "deactivated" in str(body["detail"])
+
+
+def test_the_service_app_serves_the_agent_routes(tmp_path: Path) -> None:
+    # Only the routing table: the lifespan (models, Rasa) is not started.
+    app = create_app(Settings(database={"url": f"sqlite:///{tmp_path}/handoff.sqlite"}))
+
+    paths = app.openapi()["paths"]
+
+    assert set(paths["/api/agents/login"]) == {"post"}
+    assert set(paths["/api/agents/me"]) == {"get"}
+
+
+def deactivate(desk: Desk) -> None:
+    with desk.engine.begin() as connection:
+        connection.execute(update(Agent).where(Agent.id == desk.agent.id).values(active=False))
