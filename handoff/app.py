@@ -9,6 +9,9 @@ shutdown. A missing sentiment model does not stop the service: ``/healthz`` answ
   never gets the service restarted.
 * ``GET /readyz``: readiness. 200 when every dependency check passes, else 503; both list the
   checks with their details.
+* ``/api/agents/login`` and ``/api/agents/me``: agents' log-in (see :mod:`handoff.agents.routes`).
+* ``/ws/customer`` and ``/ws/agent``: the customers' chat and the agents' desk
+  (:mod:`handoff.gateway.customer_socket`, :mod:`handoff.agents.socket`).
 
 OpenAPI stays on: the interactive docs are at ``/docs``.
 """
@@ -26,9 +29,13 @@ from fastapi import Depends, FastAPI, Request, Response, status
 from pydantic import BaseModel
 
 from handoff import __version__
+from handoff.agents import routes as agent_routes
+from handoff.agents import socket as agent_socket
+from handoff.agents.accounts import AgentStore, policy_teams
+from handoff.agents.desk import AgentDesk
 from handoff.escalation.policy import load_escalation_policy
 from handoff.gateway import customer_socket, routes
-from handoff.gateway.conversations import ConversationService
+from handoff.gateway.conversations import ConversationService, HandoffObserver
 from handoff.gateway.customer_socket import Gateway
 from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
@@ -37,8 +44,9 @@ from handoff.gateway.sentiment_reader import BatcherSentimentReader
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
 from handoff.resources import Resources, open_resources
 from handoff.settings import Settings, get_settings
+from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
-from handoff.store.repository import ConversationStore
+from handoff.store.repository import ConversationStore, HandoffRecord
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +79,12 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
             # Migrations run before the first socket is accepted: the schema is always current.
             await asyncio.to_thread(upgrade_database, resources.service_engine)
             app.state.settings = settings
-            app.state.gateway = build_gateway(settings, resources)
+            presence = PresenceRegistry()  # the desk updates it, wait estimates read it
+            app.state.gateway = build_gateway(
+                settings, resources, presence=presence, on_queued=_push_to_desk(app)
+            )
+            app.state.desk = build_desk(settings, resources, app.state.gateway, presence)
+            app.state.agent_store = AgentStore(resources.service_engine)
             # Loaded once here; routes score through its batcher, never loading a model.
             app.state.sentiment = resources.sentiment
             app.state.probes = (
@@ -95,12 +108,24 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
     )
     _add_health_routes(app)
     app.include_router(customer_socket.router)
+    app.include_router(agent_socket.router)
     app.include_router(routes.router)
+    app.include_router(agent_routes.router)
     return app
 
 
-def build_gateway(settings: Settings, resources: Resources) -> Gateway:
-    """The conversation service and the customer socket's collaborators."""
+def build_gateway(
+    settings: Settings,
+    resources: Resources,
+    *,
+    presence: PresenceRegistry | None = None,
+    on_queued: HandoffObserver | None = None,
+) -> Gateway:
+    """The conversation service and the customer socket's collaborators.
+
+    ``presence`` is the registry of online agents (the agent desk's); ``on_queued`` is told of
+    every handoff the moment it is queued.
+    """
     channel_token = settings.rasa.channel_token
     service = ConversationService(
         store=ConversationStore(resources.service_engine),
@@ -113,10 +138,33 @@ def build_gateway(settings: Settings, resources: Resources) -> Gateway:
         ),
         sentiment=BatcherSentimentReader(resources.sentiment),
         policy=load_escalation_policy(settings),
-        presence=PresenceRegistry(),
+        presence=presence if presence is not None else PresenceRegistry(),
         average_handle=timedelta(minutes=settings.gateway.average_handle_minutes),
+        on_queued=on_queued,
     )
     return Gateway(settings=settings, service=service, hub=hub, bank_engine=resources.bank_engine)
+
+
+def build_desk(
+    settings: Settings, resources: Resources, gateway: Gateway, presence: PresenceRegistry
+) -> AgentDesk:
+    """The agents' desk, on the gateway's service and hub."""
+    return AgentDesk(
+        service=gateway.service,
+        work=AgentWorkStore(resources.service_engine),
+        hub=gateway.hub,
+        presence=presence,
+        teams=policy_teams(load_escalation_policy(settings)),
+    )
+
+
+def _push_to_desk(app: FastAPI) -> HandoffObserver:
+    # The service is built before the desk that observes it: look the desk up when called.
+    async def push(handoff: HandoffRecord) -> None:
+        desk: AgentDesk = app.state.desk
+        await desk.on_handoff_queued(handoff)
+
+    return push
 
 
 def _probes(request: Request) -> list[Probe]:

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -57,6 +57,8 @@ from handoff.store.states import ConversationState, Sender
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+HandoffObserver = Callable[[HandoffRecord], Awaitable[None]]
+"""Called with each handoff the moment it is queued (the agent desk pushes its brief)."""
 
 REQUEST_HUMAN_INTENT = "request_human"
 BOT_TROUBLE_TEXT = (
@@ -155,6 +157,7 @@ class ConversationService:
         average_handle: timedelta,
         clock: Clock = utc_now,
         channel: str = "web",
+        on_queued: HandoffObserver | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -165,6 +168,7 @@ class ConversationService:
         self._average_handle = average_handle
         self._clock = clock
         self._channel = channel
+        self._on_queued = on_queued
         self._locks: dict[str, asyncio.Lock] = {}
         self._turns: set[asyncio.Task[TurnResult]] = set()
         self._in_flight: set[int] = set()  # ids of messages whose turn is scheduled or running
@@ -444,6 +448,13 @@ class ConversationService:
             "conversation %s queued for %s (%s, %s): %s", conversation.id, decision.team,
             decision.severity, decision.mode, ", ".join(decision.reason_codes),
         )  # fmt: skip
+        if self._on_queued is not None:
+            try:
+                await self._on_queued(queued.handoff)
+            except Exception:
+                # The handoff is queued and the customer told; agents still see it in the
+                # queue when they (re)connect, so a failing push must not fail the turn.
+                logger.exception("handoff %s: the queued observer failed", queued.handoff.id)
         return queued.handoff
 
     async def announce_queue(self, team: str) -> None:

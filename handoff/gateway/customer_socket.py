@@ -50,7 +50,7 @@ from handoff.gateway.protocol import (
     parse_conversation_frame,
     parse_opening,
 )
-from handoff.gateway.transcript import to_frame
+from handoff.gateway.transcript import customer_frames
 from handoff.settings import Settings
 from handoff.store.repository import ConversationRecord
 
@@ -219,7 +219,7 @@ async def _catch_up(
             last_seq=max([last_seq, *(m.seq for m in missed)]),
         ).model_dump_json()
     )  # fmt: skip
-    subscriber.catch_up(to_frame(message) for message in missed)
+    subscriber.catch_up(customer_frames(missed))  # never an agent's internal note
     await service.recover(record.id)
     outlook = await service.current_outlook(record.id)
     if outlook is not None:

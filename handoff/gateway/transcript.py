@@ -24,6 +24,9 @@ PROCESSED = "processed"
 IN_REPLY_TO = "in_reply_to"
 """Payload key of a bot or system message: the ``seq`` of the customer message it answers."""
 
+INTERNAL = "internal"
+"""Payload flag of an agent's internal note: for agents and supervisors, never the customer."""
+
 # Payload keys a customer may see. Everything else (sentiment, intent, the engine's reasons)
 # is for agents and analytics: showing customers "frustration 0.91" helps nobody.
 _PUBLIC_KEYS = frozenset(
@@ -47,6 +50,19 @@ def public_text(message: MessageRecord) -> str:
     if message.payload.get("event") == "state_changed":
         return _STATE_TEXTS.get(str(message.payload.get("to")), "The conversation moved on.")
     return message.text
+
+
+def is_internal(message: MessageRecord) -> bool:
+    """Whether ``message`` is an internal note, which no customer may ever be sent."""
+    return message.payload.get(INTERNAL) is True
+
+
+def customer_frames(messages: Iterable[MessageRecord]) -> list[TranscriptFrame]:
+    """The frames a customer may see of ``messages``: internal notes are left out.
+
+    Their ``seq`` is skipped, so a customer's sequence can have gaps where notes were written.
+    """
+    return [to_frame(message) for message in messages if not is_internal(message)]
 
 
 def to_frame(message: MessageRecord) -> TranscriptFrame:

@@ -1,0 +1,506 @@
+"""The agent desk: connected agents, the handoffs pushed to them, and their work on them.
+
+One :class:`AgentDesk` per service process, in ``app.state.desk``. It knows which agents are
+connected (each through one :class:`~handoff.gateway.hub.Subscriber` used as a writer, so a
+slow agent only ever delays themselves) and keeps the gateway's
+:class:`~handoff.gateway.presence.PresenceRegistry` in step, so customers' wait estimates count
+the agents who are online.
+
+* Queued: :meth:`AgentDesk.on_handoff_queued` (the conversation service's ``on_queued``
+  observer) pushes the brief to every online agent who may take it: a member of its team, or a
+  supervisor, who sees every team.
+* Claimed: the store's atomic claim decides; the winner gets the transcript, everyone else who
+  saw it is told to drop it. The winner's socket then watches the conversation on the hub (a
+  :class:`ConversationTap`), so the customer's messages reach them as they are stored.
+* Warm handoffs must be acknowledged before the agent may write; the acknowledgement sends the
+  customer the agent's introduction (:func:`~handoff.agents.introduction.agent_introduction`).
+  Cold ones are chat at once, with a one-line "has joined" message.
+* Messages go to the customer through the hub; internal notes go to the agents watching the
+  conversation only, never through the hub, and the customer socket filters them out of every
+  replay as well.
+* Transfer, hand back and resolve write through the store, publish the state change to the
+  customer and stop the agent watching.
+
+Refusals raise :class:`~handoff.agents.exceptions.DeskRefusal`; the socket turns them into
+``error`` frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from handoff.agents.accounts import AgentRecord
+from handoff.agents.exceptions import DeskRefusal
+from handoff.agents.introduction import agent_introduction, agent_joined
+from handoff.agents.protocol import (
+    AgentAckFrame,
+    AgentTranscriptFrame,
+    AgentView,
+    ClaimedFrame,
+    ClaimFailedFrame,
+    DoneFrame,
+    HandoffQueuedFrame,
+    HandoffTakenFrame,
+    HandoffView,
+    ResolveFrame,
+    WelcomeFrame,
+)
+from handoff.gateway.conversations import ConversationService
+from handoff.gateway.hub import ConversationHub, Subscriber
+from handoff.gateway.presence import PresenceRegistry
+from handoff.gateway.protocol import TranscriptFrame
+from handoff.gateway.transcript import INTERNAL, customer_frames, is_internal, to_frame
+from handoff.store.agent_work import AgentWorkStore, ResolutionInput
+from handoff.store.errors import (
+    ConversationNotFound,
+    HandoffStateError,
+    IllegalTransition,
+    NotAssignedAgent,
+)
+from handoff.store.repository import ConversationStore, HandoffRecord, MessageRecord
+from handoff.store.states import AgentRole, HandoffStatus, Sender
+
+__all__ = ["AgentConnection", "AgentDesk", "ConversationTap", "agent_frame"]
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["online", "away"]
+
+
+@dataclass(eq=False)
+class AgentConnection:
+    """One authenticated agent socket: the account, its status and its writer."""
+
+    agent: AgentRecord
+    writer: Subscriber
+    status: Status = "online"
+
+    @property
+    def supervisor(self) -> bool:
+        """Supervisors see (and may take) the handoffs of every team."""
+        return self.agent.role is AgentRole.SUPERVISOR
+
+    def may_see(self, team: str) -> bool:
+        """Whether handoffs of ``team`` are this agent's business."""
+        return self.supervisor or team in self.agent.teams
+
+    def send(self, frame: BaseModel) -> None:
+        """Queue ``frame`` for this socket; never waits on it."""
+        self.writer.send_control(frame.model_dump_json())
+
+
+def agent_frame(message: MessageRecord, handoff_id: int) -> AgentTranscriptFrame:
+    """The agent's frame of a stored message: its public part, and whether it is a note."""
+    return AgentTranscriptFrame.of(to_frame(message), handoff_id, internal=is_internal(message))
+
+
+async def _no_socket(text: str) -> None:  # a tap writes through its agent's writer instead
+    raise RuntimeError("a conversation tap has no socket of its own")
+
+
+class ConversationTap(Subscriber):
+    """An agent's subscription to one held conversation on the hub.
+
+    It has no queue or writer of its own: frames go to the agent's writer, tagged with the
+    handoff id. Each message is forwarded at most once (by ``seq``); while the claim's
+    transcript is being read, live frames are held back and released after it. The customer's
+    queue updates (``send_control``) are not the agent's business and are dropped.
+    """
+
+    def __init__(self, connection: AgentConnection, handoff_id: int) -> None:
+        super().__init__(_no_socket)
+        self.connection = connection
+        self.handoff_id = handoff_id
+        self._seen: set[int] = set()
+        self._waiting: list[AgentTranscriptFrame] | None = None
+
+    def deliver(self, frame: TranscriptFrame) -> None:
+        """A customer-side frame published on the hub."""
+        self.offer(AgentTranscriptFrame.of(frame, self.handoff_id, internal=False))
+
+    def offer(self, frame: AgentTranscriptFrame) -> None:
+        """Forward ``frame`` unless it was forwarded before (or hold it while catching up)."""
+        if self._waiting is not None:
+            self._waiting.append(frame)
+            return
+        if frame.seq in self._seen:
+            return
+        self._seen.add(frame.seq)
+        self.connection.send(frame)
+
+    def send_control(self, text: str) -> None:
+        """Queue updates are for the customer; dropped."""
+
+    def hold(self) -> None:
+        """Hold live frames back until :meth:`release`."""
+        self._waiting = []
+
+    def release(self, already_sent: Iterable[int]) -> None:
+        """The transcript up to now was sent (``already_sent`` seqs): forward what was held."""
+        waiting, self._waiting = self._waiting or [], None
+        self._seen.update(already_sent)
+        for frame in sorted(waiting, key=lambda f: f.seq):
+            self.offer(frame)
+
+
+class AgentDesk:
+    """The agents' side of the service; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        service: ConversationService,
+        work: AgentWorkStore,
+        hub: ConversationHub,
+        presence: PresenceRegistry,
+        teams: Collection[str] | None = None,
+    ) -> None:
+        self._service = service
+        self._store: ConversationStore = service.store
+        self._work = work
+        self._hub = hub
+        self._presence = presence
+        self._teams = None if teams is None else frozenset(teams)
+        self._connections: set[AgentConnection] = set()
+        self._taps: defaultdict[str, set[ConversationTap]] = defaultdict(set)
+        # (handoff id, agent id) acknowledged in the current assignment: the store keeps only
+        # the first acknowledgement of a handoff (the SLA's), not one per agent after transfers.
+        self._acknowledged: set[tuple[int, str]] = set()
+
+    def clock(self) -> datetime:
+        """The service's current time (a fake one in tests)."""
+        return self._service.clock()
+
+    # --- connections ---------------------------------------------------------------------
+
+    async def connect(self, agent: AgentRecord, writer: Subscriber) -> AgentConnection:
+        """Register an authenticated socket: ``welcome``, then a ``claimed`` per held handoff."""
+        connection = AgentConnection(agent, writer)
+        self._connections.add(connection)
+        self._refresh_presence(agent)
+        open_handoffs = await asyncio.to_thread(self._work.open_handoffs)
+        queue = [
+            h for h in open_handoffs
+            if h.status is HandoffStatus.QUEUED and connection.may_see(h.team)
+        ]  # fmt: skip
+        held = [h for h in open_handoffs if h.status is HandoffStatus.ASSIGNED
+                and h.agent_id == agent.id]  # fmt: skip
+        view = AgentView(
+            id=agent.id, name=agent.display_name, role=agent.role.value, teams=list(agent.teams)
+        )
+        connection.send(
+            WelcomeFrame(
+                agent=view,
+                queue=[HandoffView.of(h) for h in queue],
+                assigned=[self._view(h, agent.id) for h in held],
+            )
+        )
+        for handoff in held:
+            await self._watch(connection, handoff)
+        logger.info("agent %s connected (%d held)", agent.username, len(held))
+        return connection
+
+    async def disconnect(self, connection: AgentConnection) -> None:
+        """Forget a socket: its taps, and its agent's presence if it was their last."""
+        self._connections.discard(connection)
+        for conversation_id, taps in list(self._taps.items()):
+            for tap in [t for t in taps if t.connection is connection]:
+                self._unwatch(conversation_id, tap)
+        self._refresh_presence(connection.agent)
+        logger.info("agent %s disconnected", connection.agent.username)
+
+    def set_presence(self, connection: AgentConnection, status: Status) -> None:
+        """Online: pushed new handoffs and counted in wait estimates. Away: neither."""
+        connection.status = status
+        self._refresh_presence(connection.agent)
+
+    def connected(self) -> list[AgentConnection]:
+        """The sockets connected now."""
+        return list(self._connections)
+
+    # --- the queue -----------------------------------------------------------------------
+
+    async def on_handoff_queued(self, handoff: HandoffRecord) -> None:
+        """Push a newly queued (or transferred) handoff, with its brief, to those who may take
+        it: online members of its team and online supervisors."""
+        frame = HandoffQueuedFrame(handoff=HandoffView.of(handoff))
+        pushed = 0
+        for connection in list(self._connections):
+            if connection.status == "online" and connection.may_see(handoff.team):
+                connection.send(frame)
+                pushed += 1
+        logger.info("handoff %s (%s) pushed to %d agent(s)", handoff.id, handoff.team, pushed)
+
+    async def claim(self, connection: AgentConnection, handoff_id: int) -> None:
+        """Try to take a queued handoff: ``claimed`` or ``claim_failed``."""
+        agent = connection.agent
+        handoff = await asyncio.to_thread(self._store.get_handoff, handoff_id)
+        if handoff is None or not connection.may_see(handoff.team):
+            connection.send(ClaimFailedFrame(handoff_id=handoff_id, reason="not_found"))
+            return
+        if handoff.status is not HandoffStatus.QUEUED:
+            connection.send(ClaimFailedFrame(handoff_id=handoff_id, reason="taken"))
+            return
+        if not connection.supervisor:
+            held = await asyncio.to_thread(self._work.assigned_handoffs, agent.id)
+            if len(held) >= agent.capacity:
+                connection.send(ClaimFailedFrame(handoff_id=handoff_id, reason="at_capacity"))
+                return
+        before = await self._last_seq(handoff.conversation_id)
+        with _refusals():
+            claimed = await asyncio.to_thread(
+                self._work.claim_handoff, handoff_id, agent_id=agent.id,
+                agent_name=agent.display_name, now=self._service.clock(),
+            )  # fmt: skip
+        if claimed is None:  # another agent's claim committed first
+            connection.send(ClaimFailedFrame(handoff_id=handoff_id, reason="taken"))
+            return
+        if claimed.mode != "warm":
+            # Cold: the agent is in the chat at once; taking it is the SLA's acknowledgement.
+            with _refusals():
+                claimed = await asyncio.to_thread(
+                    self._work.acknowledge_handoff, handoff_id, agent_id=agent.id,
+                    now=self._service.clock(),
+                )  # fmt: skip
+                await asyncio.to_thread(
+                    self._store.append_message, claimed.conversation_id,
+                    sender=Sender.SYSTEM.value, text=agent_joined(agent.display_name, claimed.team),
+                    payload={"event": "agent_joined", "agent_name": agent.display_name,
+                             "team": claimed.team},
+                    now=self._service.clock(),
+                )  # fmt: skip
+        await self._publish_since(claimed.conversation_id, before)
+        await self._watch(connection, claimed)
+        taken = HandoffTakenFrame(handoff_id=handoff_id, agent_name=agent.display_name)
+        for other in list(self._connections):
+            if other is not connection and other.may_see(claimed.team):
+                other.send(taken)
+        await self._service.announce_queue(claimed.team)
+
+    # --- a held handoff -----------------------------------------------------------------
+
+    async def acknowledge(self, connection: AgentConnection, handoff_id: int) -> None:
+        """The agent has read the brief. Warm: the customer gets the introduction (once)."""
+        agent = connection.agent
+        handoff = await self._held(connection, handoff_id)
+        if self._is_acknowledged(handoff, agent.id):
+            connection.send(DoneFrame(action="acknowledged", handoff_id=handoff_id))
+            return
+        before = await self._last_seq(handoff.conversation_id)
+        with _refusals():
+            await asyncio.to_thread(
+                self._work.acknowledge_handoff, handoff_id, agent_id=agent.id,
+                now=self._service.clock(),
+            )  # fmt: skip
+            self._acknowledged.add((handoff_id, agent.id))
+            await asyncio.to_thread(
+                self._store.append_message, handoff.conversation_id, sender=Sender.AGENT.value,
+                text=agent_introduction(agent.display_name, handoff.team, handoff.brief),
+                payload={"agent_name": agent.display_name, "team": handoff.team,
+                         "introduction": True},
+                now=self._service.clock(),
+            )  # fmt: skip
+        await self._publish_since(handoff.conversation_id, before)
+        connection.send(DoneFrame(action="acknowledged", handoff_id=handoff_id))
+
+    async def send_message(
+        self, connection: AgentConnection, handoff_id: int, client_message_id: str, text: str
+    ) -> None:
+        """Relay the agent's message to the customer; ``ack`` once stored."""
+        agent = connection.agent
+        handoff = await self._held(connection, handoff_id)
+        if not self._is_acknowledged(handoff, agent.id):
+            raise DeskRefusal(
+                "acknowledge_first",
+                f"handoff {handoff_id} is warm: read the brief and send 'acknowledge' first",
+            )
+        with _refusals():
+            message = await asyncio.to_thread(
+                self._store.append_message, handoff.conversation_id, sender=Sender.AGENT.value,
+                text=text,
+                payload={"agent_name": agent.display_name, "team": handoff.team,
+                         "agent_id": agent.id, "client_message_id": client_message_id},
+                now=self._service.clock(),
+            )  # fmt: skip
+        self._hub.publish(handoff.conversation_id, customer_frames([message]))
+        connection.send(AgentAckFrame(client_message_id=client_message_id, seq=message.seq))
+
+    async def add_note(self, connection: AgentConnection, handoff_id: int, text: str) -> None:
+        """Store an internal note and show it to the agents watching; never to the customer."""
+        agent = connection.agent
+        handoff = await self._held(connection, handoff_id)
+        with _refusals():
+            note = await asyncio.to_thread(
+                self._store.append_message, handoff.conversation_id, sender=Sender.AGENT.value,
+                text=text,
+                payload={INTERNAL: True, "agent_name": agent.display_name, "agent_id": agent.id},
+                now=self._service.clock(),
+            )  # fmt: skip
+        # Not through the hub: customers subscribe there.
+        for tap in list(self._taps.get(handoff.conversation_id, ())):
+            tap.offer(agent_frame(note, tap.handoff_id))
+        connection.send(DoneFrame(action="noted", handoff_id=handoff_id, seq=note.seq))
+
+    async def transfer(
+        self, connection: AgentConnection, handoff_id: int, to_team: str, reason: str
+    ) -> None:
+        """Send the handoff, brief and all, to ``to_team``'s queue and push it to its agents."""
+        if self._teams is not None and to_team not in self._teams:
+            known = ", ".join(sorted(self._teams))
+            raise DeskRefusal("unknown_team", f"no team {to_team!r}; teams: {known}")
+        handoff = await self._held(connection, handoff_id)
+        before = await self._last_seq(handoff.conversation_id)
+        with _refusals():
+            moved = await asyncio.to_thread(
+                self._work.transfer_handoff, handoff_id, to_team=to_team, reason=reason,
+                now=self._service.clock(),
+            )  # fmt: skip
+        self._release(handoff)
+        await self._publish_since(handoff.conversation_id, before)
+        connection.send(DoneFrame(action="transferred", handoff_id=handoff_id))
+        await self.on_handoff_queued(moved)
+        await self._service.announce_queue(to_team)
+
+    async def hand_back(self, connection: AgentConnection, handoff_id: int, summary: str) -> None:
+        """Give the customer back to the assistant."""
+        handoff = await self._held(connection, handoff_id)
+        before = await self._last_seq(handoff.conversation_id)
+        with _refusals():
+            await asyncio.to_thread(
+                self._work.hand_back_to_bot, handoff_id, agent_id=connection.agent.id,
+                summary=summary, now=self._service.clock(),
+            )  # fmt: skip
+        self._release(handoff)
+        await self._publish_since(handoff.conversation_id, before)
+        connection.send(DoneFrame(action="handed_back", handoff_id=handoff_id))
+
+    async def resolve(self, connection: AgentConnection, frame: ResolveFrame) -> None:
+        """Resolve with the agent's record; the store decides ``within_sla``."""
+        handoff = await self._held(connection, frame.handoff_id)
+        trigger = (
+            str(handoff.reasons[0].get("code", "escalated")) if handoff.reasons else "escalated"
+        )
+        record = ResolutionInput(
+            trigger=trigger[:64], avoidable=frame.avoidable, root_cause=frame.root_cause.value,
+            note=frame.note, correct_intent=frame.correct_intent,
+            misunderstood_message_seq=frame.misunderstood_message_seq,
+        )  # fmt: skip
+        before = await self._last_seq(handoff.conversation_id)
+        with _refusals():
+            resolved = await asyncio.to_thread(
+                self._work.resolve_handoff, frame.handoff_id, agent_id=connection.agent.id,
+                resolution=record, now=self._service.clock(),
+            )  # fmt: skip
+        self._release(handoff)
+        await self._publish_since(handoff.conversation_id, before)
+        connection.send(
+            DoneFrame(
+                action="resolved",
+                handoff_id=frame.handoff_id,
+                within_sla=resolved.resolution.within_sla,
+            )  # fmt: skip
+        )
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _held(self, connection: AgentConnection, handoff_id: int) -> HandoffRecord:
+        # The handoff, if this agent holds it now; a handoff they may not see is "not found".
+        handoff = await asyncio.to_thread(self._store.get_handoff, handoff_id)
+        mine = handoff is not None and handoff.agent_id == connection.agent.id
+        if handoff is None or not (mine or connection.may_see(handoff.team)):
+            raise DeskRefusal("not_found", f"no handoff {handoff_id} in your queues")
+        if handoff.status is not HandoffStatus.ASSIGNED or not mine:
+            raise DeskRefusal(
+                "not_assigned", f"handoff {handoff_id} is not yours ({handoff.status.value}); "
+                "claim it first",
+            )  # fmt: skip
+        return handoff
+
+    def _is_acknowledged(self, handoff: HandoffRecord, agent_id: str) -> bool:
+        if handoff.mode != "warm" or (handoff.id, agent_id) in self._acknowledged:
+            return True
+        # After a restart: the stored acknowledgement counts if it is of this assignment.
+        acknowledged, assigned = handoff.acknowledged_at, handoff.assigned_at
+        return acknowledged is not None and assigned is not None and acknowledged >= assigned
+
+    def _view(self, handoff: HandoffRecord, agent_id: str) -> HandoffView:
+        return HandoffView.of(handoff, acknowledged=self._is_acknowledged(handoff, agent_id))
+
+    async def _watch(self, connection: AgentConnection, handoff: HandoffRecord) -> None:
+        # Subscribe first, holding live frames, then read the transcript: nothing stored in
+        # between is lost or sent twice (as the customer's resume does).
+        tap = ConversationTap(connection, handoff.id)
+        tap.hold()
+        self._taps[handoff.conversation_id].add(tap)
+        self._hub.subscribe(handoff.conversation_id, tap)
+        try:
+            transcript = await asyncio.to_thread(self._store.transcript, handoff.conversation_id)
+        except BaseException:
+            self._unwatch(handoff.conversation_id, tap)
+            raise
+        connection.send(
+            ClaimedFrame(
+                handoff=self._view(handoff, connection.agent.id),
+                transcript=[agent_frame(m, handoff.id) for m in transcript],
+            )
+        )
+        tap.release(m.seq for m in transcript)
+
+    def _unwatch(self, conversation_id: str, tap: ConversationTap) -> None:
+        self._hub.unsubscribe(conversation_id, tap)
+        taps = self._taps.get(conversation_id)
+        if taps is not None:
+            taps.discard(tap)
+            if not taps:
+                del self._taps[conversation_id]
+
+    def _release(self, handoff: HandoffRecord) -> None:
+        # The handoff left its agent (transferred, handed back, resolved): stop watching.
+        for tap in list(self._taps.get(handoff.conversation_id, ())):
+            self._unwatch(handoff.conversation_id, tap)
+        self._acknowledged = {key for key in self._acknowledged if key[0] != handoff.id}
+
+    async def _last_seq(self, conversation_id: str) -> int:
+        conversation = await asyncio.to_thread(self._store.get_conversation, conversation_id)
+        return 0 if conversation is None else conversation.last_seq
+
+    async def _publish_since(self, conversation_id: str, seq: int) -> None:
+        # What a store operation wrote (state changes, introductions) reaches the customer and
+        # the watching agent; subscribers drop what they already had.
+        messages = await asyncio.to_thread(self._store.messages_after, conversation_id, seq)
+        self._hub.publish(conversation_id, customer_frames(messages))
+
+    def _refresh_presence(self, agent: AgentRecord) -> None:
+        online = any(c.agent.id == agent.id and c.status == "online" for c in self._connections)
+        if online:
+            self._presence.set_online(agent.id, agent.teams)
+        else:
+            self._presence.set_offline(agent.id)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The store's refusals as :class:`DeskRefusal` (nothing was written in any case)."""
+    try:
+        yield
+    except NotAssignedAgent as exc:
+        raise DeskRefusal("not_assigned", str(exc)) from None
+    except (HandoffStateError, IllegalTransition) as exc:
+        raise DeskRefusal("wrong_state", str(exc)) from None
+    except (LookupError, ConversationNotFound) as exc:
+        raise DeskRefusal("not_found", str(exc)) from None
+    except SQLAlchemyError as exc:
+        logger.error("agent desk: the database failed: %s", exc)
+        raise DeskRefusal("not_stored", "not stored: the database is unavailable; retry") from None
+    except ValueError as exc:
+        raise DeskRefusal("invalid", str(exc)) from None

@@ -1,0 +1,156 @@
+"""The agent's websocket, ``/ws/agent``: the edge where agent frames meet the desk.
+
+As for the customer socket: the origin rule first (close 1008), then ``auth`` within the
+handshake timeout (else close 4408), and a token that is not a valid agent token of an active
+account closes with 4401, whatever it is (a customer's identity token is refused as
+``wrong_type``, a resume token as ``malformed``). After that a bad frame, or an action the desk
+refuses, gets an ``error`` frame and the connection stays up. One writer per socket (a
+:class:`~handoff.gateway.hub.Subscriber`); the reader loop here runs the agent's actions in
+order. The frames are in :mod:`handoff.agents.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from handoff.agents.accounts import AgentRecord, AgentStore
+from handoff.agents.desk import AgentConnection, AgentDesk
+from handoff.agents.exceptions import AgentTokenRejected, DeskRefusal
+from handoff.agents.protocol import (
+    AcknowledgeFrame,
+    AgentMessageFrame,
+    ClaimFrame,
+    ClientFrame,
+    HandBackFrame,
+    NoteFrame,
+    PresenceFrame,
+    ResolveFrame,
+    TransferFrame,
+    parse_agent_frame,
+    parse_auth,
+)
+from handoff.agents.tokens import verify_agent_token
+from handoff.gateway.customer_socket import (
+    OpeningRefused,
+    close_reason,
+    origin_allowed,
+    receive_frame,
+)
+from handoff.gateway.hub import Subscriber
+from handoff.gateway.protocol import CloseCode, ErrorFrame, PongFrame, ProtocolViolation
+from handoff.settings import Settings
+
+__all__ = ["agent_socket", "router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(websocket: WebSocket) -> None:
+    """One agent's desk; see the module docstring."""
+    settings: Settings = websocket.app.state.settings
+    desk: AgentDesk = websocket.app.state.desk
+    if not origin_allowed(
+        websocket.headers.get("origin"),
+        websocket.headers.get("host"),
+        settings.gateway.allowed_origins,
+    ):
+        logger.warning("agent socket refused: origin %s", websocket.headers.get("origin"))
+        await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    try:
+        raw = await asyncio.wait_for(
+            receive_frame(websocket), timeout=settings.gateway.handshake_timeout_seconds
+        )
+        agent = await _authenticate(websocket, settings, parse_auth(raw).token)
+    except TimeoutError:
+        await _close(websocket, CloseCode.HANDSHAKE_TIMEOUT, "send 'auth' first")
+        return
+    except ProtocolViolation as exc:
+        await _close(websocket, exc.close_code, str(exc))
+        return
+    except OpeningRefused as exc:
+        await _close(websocket, exc.code, exc.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    writer = Subscriber(websocket.send_text)
+    writer.start()
+    connection = await desk.connect(agent, writer)
+    try:
+        await _work(desk, websocket, connection)
+    finally:
+        await desk.disconnect(connection)
+        await writer.close()
+
+
+async def _authenticate(websocket: WebSocket, settings: Settings, token: str) -> AgentRecord:
+    desk: AgentDesk = websocket.app.state.desk
+    store: AgentStore = websocket.app.state.agent_store
+    try:
+        claims = verify_agent_token(token, secret=settings.agents.token_secret, now=desk.clock())
+    except AgentTokenRejected as exc:
+        logger.info("agent socket: token rejected: %s", exc)
+        advice = "log in again" if exc.reason_code == "expired" else "not a valid agent token"
+        raise OpeningRefused(CloseCode.IDENTITY_REJECTED, f"{exc.reason_code}: {advice}") from None
+    agent = await asyncio.to_thread(store.get_agent, claims.agent_id)
+    if agent is None or not agent.active:
+        raise OpeningRefused(
+            CloseCode.IDENTITY_REJECTED, "inactive: the account is deactivated or gone"
+        )
+    return agent
+
+
+async def _work(desk: AgentDesk, websocket: WebSocket, connection: AgentConnection) -> None:
+    while True:
+        try:
+            raw = await receive_frame(websocket)
+        except WebSocketDisconnect:
+            return
+        if connection.writer.overflowed:
+            await _close(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; reconnect")
+            return
+        try:
+            await _act(desk, connection, parse_agent_frame(raw))
+        except ProtocolViolation as exc:
+            connection.send(ErrorFrame(code="bad_frame", message=str(exc)))
+        except DeskRefusal as exc:
+            connection.send(ErrorFrame(code=exc.code, message=exc.message))
+
+
+async def _act(desk: AgentDesk, connection: AgentConnection, frame: ClientFrame) -> None:
+    match frame:
+        case ClaimFrame(handoff_id=handoff_id):
+            await desk.claim(connection, handoff_id)
+        case AcknowledgeFrame(handoff_id=handoff_id):
+            await desk.acknowledge(connection, handoff_id)
+        case AgentMessageFrame(handoff_id=handoff_id, client_message_id=cmid, text=text):
+            if not text.strip():
+                raise ProtocolViolation("the message is empty: send some text")
+            await desk.send_message(connection, handoff_id, cmid, text)
+        case NoteFrame(handoff_id=handoff_id, text=text):
+            if not text.strip():
+                raise ProtocolViolation("the note is empty: send some text")
+            await desk.add_note(connection, handoff_id, text)
+        case TransferFrame(handoff_id=handoff_id, to_team=to_team, reason=reason):
+            await desk.transfer(connection, handoff_id, to_team, reason)
+        case HandBackFrame(handoff_id=handoff_id, summary=summary):
+            await desk.hand_back(connection, handoff_id, summary)
+        case ResolveFrame():
+            await desk.resolve(connection, frame)
+        case PresenceFrame(status=status):
+            desk.set_presence(connection, status)
+        case _:  # ping
+            connection.send(PongFrame())
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(code=code, reason=close_reason(reason))
