@@ -21,6 +21,7 @@ from collections.abc import Collection
 from typing import Literal
 
 from handoff.exceptions import HandoffError
+from handoff.signed_tokens import TokenRejected
 
 TokenRejection = Literal["expired", "bad_signature", "malformed", "missing_claim", "wrong_type"]
 """Why an agent token was refused; ``wrong_type`` is a signed token that is not an agent's
@@ -55,7 +56,7 @@ class AgentExists(AgentError):
         self.username = username
 
 
-class AgentTokenRejected(AgentError):
+class AgentTokenRejected(AgentError, TokenRejected):
     """An agent access token that cannot be trusted.
 
     ``reason_code`` is one of ``"expired"``, ``"bad_signature"``, ``"malformed"``,
@@ -63,9 +64,8 @@ class AgentTokenRejected(AgentError):
     """
 
     def __init__(self, reason_code: TokenRejection, message: str) -> None:
-        super().__init__(message)
+        super().__init__(reason_code, message)
         self.reason_code: TokenRejection = reason_code
-        self.message = message
 
 
 DeskRefusalCode = Literal[

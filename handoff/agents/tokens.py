@@ -17,16 +17,21 @@ the store again (an agent deactivated mid-shift is refused at once).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
 from pydantic import SecretStr
 
 from handoff.agents.accounts import AgentRecord
 from handoff.agents.exceptions import AgentTokenRejected
+from handoff.signed_tokens import (
+    DEFAULT_LEEWAY,
+    check_lifetime,
+    decode_signed,
+    require_aware,
+    sign,
+)
 from handoff.store.states import AgentRole
 
 __all__ = [
@@ -37,23 +42,10 @@ __all__ = [
     "verify_agent_token",
 ]
 
-ALGORITHM = "HS256"
+WHAT = "agent token"  # how errors name this kind of token
 AGENT_TOKEN_TYPE = "agent"
 """The ``typ`` claim of every agent token."""
 REQUIRED_CLAIMS = ("sub", "role", "teams", "iat", "exp")
-DEFAULT_LEEWAY = timedelta(seconds=30)
-
-# Every claim is checked here against the clock the caller passes; PyJWT checks the signature.
-_SIGNATURE_ONLY = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +67,7 @@ def issue_agent_token(
     Raises:
         ValueError: ``now`` is naive, ``ttl`` is not positive or ``secret`` is empty.
     """
-    _require_aware(now)
+    require_aware(now)
     if ttl <= timedelta(0):
         raise ValueError(f"ttl must be positive, got {ttl}")
     claims: dict[str, Any] = {
@@ -86,7 +78,7 @@ def issue_agent_token(
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
-    return jwt.encode(claims, _secret_value(secret), algorithm=ALGORITHM)
+    return sign(claims, secret, WHAT)
 
 
 def verify_agent_token(
@@ -107,8 +99,8 @@ def verify_agent_token(
             ``expired``.
         ValueError: ``now`` is naive.
     """
-    _require_aware(now)
-    claims = _decode_signed(token, secret)
+    require_aware(now)
+    claims = decode_signed(token, secret, what=WHAT, reject=AgentTokenRejected)
     if claims.get("typ") != AGENT_TOKEN_TYPE:
         raise AgentTokenRejected(
             "wrong_type", f"not an agent token (typ {claims.get('typ')!r}, not 'agent')"
@@ -117,15 +109,9 @@ def verify_agent_token(
     if missing:
         raise AgentTokenRejected("missing_claim", f"agent token lacks {', '.join(missing)}")
     agent_id, role, teams = _identity_claims(claims)
-    for claim in ("iat", "exp"):
-        if not _is_timestamp(claims[claim]):
-            raise AgentTokenRejected("malformed", f"agent token '{claim}' is not a timestamp")
-    issued_at, expires_at = _moment(claims["iat"]), _moment(claims["exp"])
-    # The same rule as PyJWT's: expired once exp <= now - leeway.
-    if claims["exp"] <= now.timestamp() - leeway.total_seconds():
-        raise AgentTokenRejected(
-            "expired", f"agent token of {agent_id!r} expired at {expires_at.isoformat()}"
-        )
+    issued_at, expires_at = check_lifetime(
+        claims, now=now, leeway=leeway, what=WHAT, reject=AgentTokenRejected
+    )
     return AgentClaims(
         agent_id=agent_id, role=role, teams=teams, issued_at=issued_at, expires_at=expires_at
     )
@@ -142,48 +128,3 @@ def _identity_claims(claims: dict[str, Any]) -> tuple[str, AgentRole, tuple[str,
     if not isinstance(teams, list) or not all(isinstance(team, str) for team in teams):
         raise AgentTokenRejected("malformed", "agent token 'teams' is not a list of names")
     return subject, agent_role, tuple(teams)
-
-
-def _decode_signed(token: str, secret: str | SecretStr) -> dict[str, Any]:
-    """The token's claims once its HS256 signature is verified; no claim is checked."""
-    if not isinstance(token, str) or not token.strip():
-        raise AgentTokenRejected("malformed", "agent token is empty")
-    try:
-        return jwt.decode(
-            token.strip(), _secret_value(secret), algorithms=[ALGORITHM], options=_SIGNATURE_ONLY
-        )
-    except jwt.InvalidSignatureError:  # a DecodeError, so it goes first
-        raise AgentTokenRejected("bad_signature", "agent token signature does not match") from None
-    except jwt.InvalidAlgorithmError:  # "alg": "none" or another algorithm: never trusted
-        raise AgentTokenRejected(
-            "bad_signature", f"agent token is not signed with {ALGORITHM}"
-        ) from None
-    except jwt.InvalidTokenError as exc:
-        raise AgentTokenRejected("malformed", f"agent token is not a valid JWT: {exc}") from None
-
-
-def _secret_value(secret: str | SecretStr) -> str:
-    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    if not value:
-        raise ValueError("the agent token secret must not be empty")
-    return value
-
-
-def _require_aware(now: datetime) -> None:
-    # A naive datetime's timestamp() is read in local time, shifting every expiry.
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be an aware datetime, e.g. datetime.now(UTC)")
-
-
-def _is_timestamp(value: object) -> bool:
-    # bool is an int subclass; an infinite exp would make a token that never expires.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _moment(timestamp: float) -> datetime:
-    try:
-        return datetime.fromtimestamp(timestamp, UTC)
-    except (OverflowError, OSError, ValueError):  # far outside the years datetime holds
-        raise AgentTokenRejected(
-            "malformed", f"agent token time {timestamp} is out of range"
-        ) from None

@@ -17,12 +17,10 @@ demo bank.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import jwt
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -32,12 +30,19 @@ from demobank.exceptions import CustomerNotFound
 from demobank.models import CustomerTier
 from demobank.queries import get_customer
 from handoff.exceptions import DependencyUnavailable, HandoffError
+from handoff.signed_tokens import (
+    DEFAULT_LEEWAY,
+    TokenRejected,
+    check_lifetime,
+    decode_signed,
+    require_aware,
+    sign,
+)
 
 logger = logging.getLogger(__name__)
 
-ALGORITHM = "HS256"
+WHAT = "identity token"  # how errors name this kind of token
 REQUIRED_CLAIMS = ("sub", "iat", "exp")
-DEFAULT_LEEWAY = timedelta(seconds=30)
 BANK_DEPENDENCY = "bank_database"  # the name the readiness check gives the demo bank
 # The typ claim of agents' access tokens (handoff.agents.tokens): never a customer's identity,
 # even should both kinds of token be signed with one secret.
@@ -47,19 +52,9 @@ RejectionReason = Literal["expired", "bad_signature", "malformed", "missing_clai
 
 # PyJWT would check exp, iat and nbf against the real clock; every claim is checked here
 # instead, against the clock the caller passes. Only the signature is left to PyJWT.
-_SIGNATURE_ONLY = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-}
 
 
-class IdentityRejected(HandoffError):
+class IdentityRejected(TokenRejected):
     """An identity token that cannot be trusted.
 
     ``reason_code`` is one of ``"expired"``, ``"bad_signature"``, ``"malformed"``,
@@ -67,9 +62,8 @@ class IdentityRejected(HandoffError):
     """
 
     def __init__(self, reason_code: RejectionReason, message: str) -> None:
-        super().__init__(message)
+        super().__init__(reason_code, message)
         self.reason_code: RejectionReason = reason_code
-        self.message = message
 
 
 class UnknownCustomer(HandoffError):
@@ -114,7 +108,7 @@ def sign_identity_token(
     """
     if not customer_id.strip():
         raise ValueError("customer_id must not be blank")
-    _require_aware(now)
+    require_aware(now)
     if ttl <= timedelta(0):
         raise ValueError(f"ttl must be positive, got {ttl}")
     claims: dict[str, Any] = {
@@ -124,7 +118,7 @@ def sign_identity_token(
     }
     if name is not None:
         claims["name"] = name
-    return jwt.encode(claims, _secret_value(secret), algorithm=ALGORITHM)
+    return sign(claims, secret, WHAT)
 
 
 def verify_identity_token(
@@ -145,8 +139,8 @@ def verify_identity_token(
             type), ``missing_claim`` (no ``sub``, ``iat`` or ``exp``) or ``expired``.
         ValueError: ``now`` is naive.
     """
-    _require_aware(now)
-    claims = _decode_signed(token, secret)
+    require_aware(now)
+    claims = decode_signed(token, secret, what=WHAT, reject=IdentityRejected)
     if claims.get("typ") == AGENT_TOKEN_TYPE:
         raise IdentityRejected(
             "malformed", "an agent's access token, not a customer identity token"
@@ -161,15 +155,7 @@ def verify_identity_token(
         raise IdentityRejected("malformed", "identity token 'sub' is not a string")
     if not subject.strip():
         raise IdentityRejected("missing_claim", "identity token 'sub' is blank")
-    for claim in ("iat", "exp"):
-        if not _is_timestamp(claims[claim]):
-            raise IdentityRejected("malformed", f"identity token '{claim}' is not a timestamp")
-
-    # The same rule as PyJWT's: expired once exp <= now - leeway.
-    if claims["exp"] <= now.timestamp() - leeway.total_seconds():
-        raise IdentityRejected(
-            "expired", f"identity token of {subject!r} expired at {_utc_iso(claims['exp'])}"
-        )
+    check_lifetime(claims, now=now, leeway=leeway, what=WHAT, reject=IdentityRejected)
 
     name = claims.get("name")
     if name is not None and not isinstance(name, str):
@@ -196,51 +182,3 @@ def resolve_customer(identity: VerifiedIdentity, bank_engine: Engine) -> Custome
             f"cannot read customer {identity.customer_id!r} from the bank database: "
             f"{type(exc.orig).__name__}: {exc.orig}",
         ) from exc
-
-
-def _decode_signed(token: str, secret: str | SecretStr) -> dict[str, Any]:
-    """The token's claims once its HS256 signature is verified; no claim is checked."""
-    if not isinstance(token, str) or not token.strip():
-        raise IdentityRejected("malformed", "identity token is empty")
-    try:
-        return jwt.decode(
-            token.strip(), _secret_value(secret), algorithms=[ALGORITHM], options=_SIGNATURE_ONLY
-        )
-    # InvalidSignatureError is a DecodeError, so it goes first.
-    except jwt.InvalidSignatureError:
-        raise IdentityRejected(
-            "bad_signature", "identity token signature does not match the shared secret"
-        ) from None
-    except jwt.InvalidAlgorithmError:
-        # "alg": "none" or another algorithm: never trusted, whatever the claims say.
-        raise IdentityRejected(
-            "bad_signature", f"identity token is not signed with {ALGORITHM}"
-        ) from None
-    except jwt.InvalidTokenError as exc:
-        raise IdentityRejected("malformed", f"identity token is not a valid JWT: {exc}") from None
-
-
-def _secret_value(secret: str | SecretStr) -> str:
-    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    if not value:
-        raise ValueError("the identity secret must not be empty")
-    return value
-
-
-def _require_aware(now: datetime) -> None:
-    # A naive datetime's timestamp() is read in the machine's local time zone, which would
-    # shift every expiry by the UTC offset.
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be an aware datetime, e.g. datetime.now(UTC)")
-
-
-def _is_timestamp(value: object) -> bool:
-    # bool is an int subclass; JSON's "Infinity" would make a token that never expires.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _utc_iso(timestamp: float) -> str:
-    try:
-        return datetime.fromtimestamp(timestamp, UTC).isoformat()
-    except (OverflowError, OSError, ValueError):  # far outside the years datetime can hold
-        return f"timestamp {timestamp}"
