@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,9 +32,14 @@ from handoff.escalation.policy import EscalationPolicy
 from handoff.escalation.signals import Polarity, RasaSignal, TurnSignals
 from handoff.exceptions import DependencyUnavailable, HandoffError
 from handoff.gateway.hub import ConversationHub
-from handoff.gateway.outlook import Outlook, QueuedItem, outlook
+from handoff.gateway.outlook import Outlook, QueuedItem, outlook, outlook_at
 from handoff.gateway.protocol import QueueFrame
-from handoff.gateway.rasa_client import BotUnavailable, RasaTurn, turn_metadata
+from handoff.gateway.rasa_client import (
+    BotRequestRejected,
+    BotUnavailable,
+    RasaTurn,
+    turn_metadata,
+)
 from handoff.gateway.transcript import (
     IN_REPLY_TO,
     PROCESSED,
@@ -51,6 +56,7 @@ from handoff.store.repository import (
     MessageRecord,
     NewHandoff,
     NewMessage,
+    QueueEntryRecord,
 )
 from handoff.store.states import ConversationState, Sender
 
@@ -61,6 +67,8 @@ HandoffObserver = Callable[[HandoffRecord], Awaitable[None]]
 """Called with each handoff the moment it is queued (the agent desk pushes its brief)."""
 
 REQUEST_HUMAN_INTENT = "request_human"
+HANDBACK_SUMMARY_SLOT = "handback_summary"
+"""The slot (bot/domain/account.yml) that carries the agent's summary back to the assistant."""
 BOT_TROUBLE_TEXT = (
     "Sorry, I'm having technical trouble and can't answer right now. Nothing you wrote is lost."
 )
@@ -89,6 +97,15 @@ class Assistant(Protocol):
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
         """The assistant's answer to ``text``; raises :class:`BotUnavailable` when it can't."""
+        ...
+
+
+@runtime_checkable
+class SlotSetter(Protocol):
+    """An assistant whose tracker slots can be set from outside (Rasa's HTTP API)."""
+
+    async def set_slot(self, conversation_id: str, name: str, value: Any) -> None:
+        """Set slot ``name``; raises :class:`BotUnavailable` or :class:`BotRequestRejected`."""
         ...
 
 
@@ -399,12 +416,12 @@ class ConversationService:
     ) -> HandoffRecord:
         assert decision.team is not None and decision.acknowledge_due is not None
         now = self._clock()
-        queue = await asyncio.to_thread(self._store.queued_handoffs)
+        queue = await asyncio.to_thread(self._store.queue_entries, decision.team)
         provisional = QueuedItem(
             handoff_id=2**62, team=decision.team, priority=decision.priority or 0, queued_at=now
         )
         view = outlook(
-            provisional, [queued_item(h) for h in queue],
+            provisional, [entry_item(e) for e in queue],
             agents_online=self._presence.online_by_team(), average_handle=self._average_handle,
             acknowledge_due=decision.acknowledge_due, now=now,
         )  # fmt: skip
@@ -443,11 +460,11 @@ class ConversationService:
             conversation.id, [to_frame(queued.state_message), to_frame(queued.notice_message)]
         )
         self._positions[queued.handoff.id] = view.position
-        await self.announce_queue(decision.team)
         logger.info(
             "conversation %s queued for %s (%s, %s): %s", conversation.id, decision.team,
             decision.severity, decision.mode, ", ".join(decision.reason_codes),
         )  # fmt: skip
+        # Agents first: the brief reaching them is what ends the customer's wait.
         if self._on_queued is not None:
             try:
                 await self._on_queued(queued.handoff)
@@ -455,34 +472,52 @@ class ConversationService:
                 # The handoff is queued and the customer told; agents still see it in the
                 # queue when they (re)connect, so a failing push must not fail the turn.
                 logger.exception("handoff %s: the queued observer failed", queued.handoff.id)
+        await self.announce_queue(decision.team)
         return queued.handoff
+
+    async def handed_back(self, conversation_id: str, summary: str) -> bool:
+        """Tell the assistant that an agent handed the conversation back, with their summary
+        (slot ``handback_summary``). Call it after the hand back is stored.
+
+        Returns whether the assistant has the summary. A failure is logged, not raised: the
+        conversation is the bot's again either way, and its next turn works without it.
+        """
+        if not isinstance(self._assistant, SlotSetter):
+            return False
+        try:
+            await self._assistant.set_slot(conversation_id, HANDBACK_SUMMARY_SLOT, summary)
+        except (BotUnavailable, BotRequestRejected) as exc:
+            logger.warning(
+                "conversation %s: the hand-back summary did not reach the assistant: %s",
+                conversation_id, exc,
+            )  # fmt: skip
+            return False
+        return True
 
     async def announce_queue(self, team: str) -> None:
         """Tell every customer queued for ``team`` whose place has changed where they stand.
 
         Called whenever the team's queue changes: a more urgent handoff joins ahead of them, or
-        one leaves it (taken by an agent, cancelled).
+        one leaves it (taken by an agent, cancelled). One read of the team's queue, in order,
+        without the briefs: with hundreds queued this runs on every change.
         """
-        queue = await asyncio.to_thread(self._store.queued_handoffs)
-        items = [queued_item(h) for h in queue]
-        online = self._presence.online_by_team()
-        for handoff in queue:
-            if handoff.team != team:
+        entries = await asyncio.to_thread(self._store.queue_entries, team)
+        online = self._presence.online_by_team().get(team, 0)
+        now = self._clock()
+        for position, entry in enumerate(entries, start=1):
+            if self._positions.get(entry.handoff_id) == position:
                 continue
-            view = outlook(
-                queued_item(handoff), items, agents_online=online,
-                average_handle=self._average_handle, acknowledge_due=handoff.acknowledge_due,
-                now=self._clock(),
+            self._positions[entry.handoff_id] = position
+            view = outlook_at(
+                position, agents_online=online, average_handle=self._average_handle,
+                acknowledge_due=entry.acknowledge_due, now=now,
             )  # fmt: skip
-            if self._positions.get(handoff.id) == view.position:
-                continue
-            self._positions[handoff.id] = view.position
-            self._hub.publish_control(handoff.conversation_id, queue_frame(view).model_dump_json())
+            self._hub.publish_control(entry.conversation_id, queue_frame(view).model_dump_json())
 
     async def _outlook(self, handoff: HandoffRecord) -> Outlook:
-        queue = await asyncio.to_thread(self._store.queued_handoffs)
+        entries = await asyncio.to_thread(self._store.queue_entries, handoff.team)
         return outlook(
-            queued_item(handoff), [queued_item(h) for h in queue],
+            queued_item(handoff), [entry_item(e) for e in entries],
             agents_online=self._presence.online_by_team(), average_handle=self._average_handle,
             acknowledge_due=handoff.acknowledge_due, now=self._clock(),
         )  # fmt: skip
@@ -558,6 +593,11 @@ def rasa_signal(
 def queued_item(handoff: HandoffRecord) -> QueuedItem:
     """A stored handoff as the outlook sees it."""
     return QueuedItem(handoff.id, handoff.team, handoff.priority, handoff.created_at)
+
+
+def entry_item(entry: QueueEntryRecord) -> QueuedItem:
+    """A queue entry as the outlook sees it."""
+    return QueuedItem(entry.handoff_id, entry.team, entry.priority, entry.created_at)
 
 
 def new_handoff(decision: EscalationDecision, brief: dict[str, Any], notice: str) -> NewHandoff:

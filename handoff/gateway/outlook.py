@@ -60,11 +60,32 @@ def outlook(
     now: datetime,
 ) -> Outlook:
     """The outlook of ``item``; see the module docstring for the estimate."""
-    position = queue_position(item, queue)
-    online = max(0, agents_online.get(item.team, 0))
-    if online == 0:
+    return outlook_at(
+        queue_position(item, queue),
+        agents_online=max(0, agents_online.get(item.team, 0)),
+        average_handle=average_handle,
+        acknowledge_due=acknowledge_due,
+        now=now,
+    )
+
+
+def outlook_at(
+    position: int,
+    *,
+    agents_online: int,
+    average_handle: timedelta,
+    acknowledge_due: datetime,
+    now: datetime,
+) -> Outlook:
+    """The outlook of the handoff at 1-based ``position`` of a team with ``agents_online``.
+
+    For a whole queue at once: sort it once and call this per place, instead of
+    :func:`outlook` per handoff, which scans the queue each time.
+    """
+    if agents_online <= 0:
         return Outlook(position=position, agents_online=0, wait_estimate=None)
     # Everyone ahead, plus this conversation's own turn to be picked up, spread over the team.
-    estimate = average_handle * (position - 1) / online
+    estimate = average_handle * (position - 1) / agents_online
     promised = max(timedelta(0), acknowledge_due - now)
-    return Outlook(position=position, agents_online=online, wait_estimate=min(estimate, promised))
+    wait = min(estimate, promised)
+    return Outlook(position=position, agents_online=agents_online, wait_estimate=wait)

@@ -93,6 +93,18 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEntryRecord:
+    """A queued handoff without its brief (see :meth:`ConversationStore.queue_entries`)."""
+
+    handoff_id: int
+    conversation_id: str
+    team: str
+    priority: int
+    created_at: datetime
+    acknowledge_due: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A bot or system message to store (see :meth:`ConversationStore.complete_turn`)."""
 
@@ -559,6 +571,22 @@ class ConversationStore:
                 .order_by(Handoff.priority, Handoff.created_at, Handoff.id)
             )
             return [_handoff_record(row) for row in rows]
+
+    def queue_entries(self, team: str | None = None) -> list[QueueEntryRecord]:
+        """The queue without the briefs: what ordering and wait estimates need, in queue order
+        (most urgent first, then oldest), for one team or all."""
+        query = (
+            select(
+                Handoff.id, Handoff.conversation_id, Handoff.team, Handoff.priority,
+                Handoff.created_at, Handoff.acknowledge_due,
+            )
+            .where(Handoff.status == HandoffStatus.QUEUED.value)
+            .order_by(Handoff.priority, Handoff.created_at, Handoff.id)
+        )  # fmt: skip
+        if team is not None:
+            query = query.where(Handoff.team == team)
+        with self._read() as session:
+            return [QueueEntryRecord(*row) for row in session.execute(query)]
 
     def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
         """The handoff with that id, or ``None``."""

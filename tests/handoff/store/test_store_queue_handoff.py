@@ -364,3 +364,19 @@ def test_unprocessed_customer_messages_are_the_turns_to_run_again(
         "false",
     ]
     assert store.unprocessed_customer_messages("0" * 32) == []
+
+
+def test_queue_entries_are_the_queue_in_order_without_briefs(store: ConversationStore) -> None:
+    routine = new_conversation(store, "a")
+    urgent_later = new_conversation(store, "b")
+    other_team = new_conversation(store, "c")
+    queue(store, routine.id, handoff=new_handoff(priority=40))
+    queue(store, urgent_later.id, handoff=new_handoff(priority=10))
+    queue(store, other_team.id, handoff=new_handoff(priority=5, team="security"))
+
+    disputes = store.queue_entries("cards")
+    everyone = store.queue_entries()
+
+    assert [e.conversation_id for e in disputes] == [urgent_later.id, routine.id]
+    assert [e.conversation_id for e in everyone] == [other_team.id, urgent_later.id, routine.id]
+    assert all(e.acknowledge_due.tzinfo is not None for e in everyone)
