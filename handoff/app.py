@@ -32,7 +32,9 @@ from handoff import __version__
 from handoff.agents import routes as agent_routes
 from handoff.agents import socket as agent_socket
 from handoff.agents.accounts import AgentStore, policy_teams
+from handoff.agents.canned import load_canned_responses
 from handoff.agents.desk import AgentDesk
+from handoff.agents.monitor import SlaMonitor, monitor_policy
 from handoff.escalation.policy import load_escalation_policy
 from handoff.gateway import customer_socket, routes
 from handoff.gateway.conversations import ConversationService, HandoffObserver
@@ -84,6 +86,10 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
                 settings, resources, presence=presence, on_queued=_push_to_desk(app)
             )
             app.state.desk = build_desk(settings, resources, app.state.gateway, presence)
+            # Started after the desk it alerts through; stopped before the engines close.
+            monitor = build_monitor(settings, resources, app.state.gateway, app.state.desk)
+            app.state.monitor = monitor
+            monitor.start()
             app.state.agent_store = AgentStore(resources.service_engine)
             # Loaded once here; routes score through its batcher, never loading a model.
             app.state.sentiment = resources.sentiment
@@ -97,6 +103,8 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
                 settings.actions.url,
             )
             yield
+            await monitor.stop()
+            await app.state.desk.close()  # stops agents' grace countdowns
             await app.state.gateway.service.drain()
         logger.info("handoff service stopped")
 
@@ -127,6 +135,7 @@ def build_gateway(
     every handoff the moment it is queued.
     """
     channel_token = settings.rasa.channel_token
+    api_token = settings.rasa.auth_token  # the HTTP API's (setting the hand-back summary)
     service = ConversationService(
         store=ConversationStore(resources.service_engine),
         hub=(hub := ConversationHub()),
@@ -135,6 +144,7 @@ def build_gateway(
             settings.rasa.url,
             token=None if channel_token is None else channel_token.get_secret_value(),
             timeout=settings.rasa.request_timeout_seconds,
+            api_token=None if api_token is None else api_token.get_secret_value(),
         ),
         sentiment=BatcherSentimentReader(resources.sentiment),
         policy=load_escalation_policy(settings),
@@ -148,13 +158,39 @@ def build_gateway(
 def build_desk(
     settings: Settings, resources: Resources, gateway: Gateway, presence: PresenceRegistry
 ) -> AgentDesk:
-    """The agents' desk, on the gateway's service and hub."""
+    """The agents' desk, on the gateway's service and hub.
+
+    The canned responses are read here: a bad file stops the start-up with a
+    :class:`~handoff.exceptions.ConfigurationError` naming it.
+    """
+    policy = load_escalation_policy(settings)
+    teams = policy_teams(policy)
     return AgentDesk(
         service=gateway.service,
         work=AgentWorkStore(resources.service_engine),
         hub=gateway.hub,
         presence=presence,
-        teams=policy_teams(load_escalation_policy(settings)),
+        teams=teams,
+        team_rules=policy.teams,
+        grace=timedelta(seconds=settings.agents.grace_seconds),
+        canned=load_canned_responses(settings.agents.canned_responses_file, known_teams=teams),
+    )
+
+
+def build_monitor(
+    settings: Settings, resources: Resources, gateway: Gateway, desk: AgentDesk
+) -> SlaMonitor:
+    """The SLA monitor over the desk's store, hub and supervisors (not started)."""
+    policy = load_escalation_policy(settings)
+    return SlaMonitor(
+        work=AgentWorkStore(resources.service_engine),
+        store=gateway.service.store,
+        hub=gateway.hub,
+        desk=desk,
+        policy=monitor_policy(policy, warning_fraction=settings.monitor.warning_fraction),
+        interval_seconds=settings.monitor.interval_seconds,
+        clock=gateway.service.clock,
+        announce_queue=gateway.service.announce_queue,
     )
 
 

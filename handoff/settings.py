@@ -290,6 +290,15 @@ class AgentSettings(_Group):
     default_capacity: int = Field(
         default=3, ge=1, description="Conversations at once of an agent created without one."
     )
+    grace_seconds: float = Field(
+        default=120, gt=0,
+        description="How long a disconnected agent keeps their conversations before they go "
+        "back to the front of the queue.",
+    )  # fmt: skip
+    canned_responses_file: LocalPath = Field(
+        default_factory=lambda: repo_root() / "data" / "canned_responses.yml",
+        description="The agents' canned responses, read and checked at start-up.",
+    )
 
     def model_post_init(self, context: object, /) -> None:
         if (
@@ -300,6 +309,20 @@ class AgentSettings(_Group):
                 "the agent token secret is the public development placeholder: set "
                 "HANDOFF_AGENTS__TOKEN_SECRET to a random value of 32 characters or more"
             )
+
+
+class MonitorSettings(_Group):
+    """The SLA monitor (:mod:`handoff.agents.monitor`)."""
+
+    interval_seconds: PositiveFloat = Field(
+        default=15.0, description="How often open handoffs are checked against their SLAs."
+    )
+    warning_fraction: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="The share of an SLA interval after which supervisors are warned.",
+    )
 
 
 class Settings(BaseSettings):
@@ -324,6 +347,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
 
 @functools.cache

@@ -20,6 +20,18 @@ the agents who are online.
   replay as well.
 * Transfer, hand back and resolve write through the store, publish the state change to the
   customer and stop the agent watching.
+* Routing modes (``teams:`` of the escalation policy): a team in ``auto_assign`` mode has its
+  queued handoffs given, most urgent first, to the least busy eligible agent (then the longest
+  idle; :func:`~handoff.agents.routing.assignments`) whenever one is queued or an agent comes
+  online or frees capacity; the store's atomic claim makes each assignment stick. ``claim``
+  teams leave the queue to their agents.
+* Outside a team's business hours the customer is told when it opens again; the handoff stays
+  queued, brief and all, and is offered (or auto-assigned) to agents as they connect.
+* Disconnect grace: when an agent's last socket closes their conversations wait
+  ``grace`` for them; past it each goes back to the front of its queue, the customer is told
+  and the team's agents are offered it again.
+* Typing and read receipts pass between the customer and the agent holding the conversation;
+  they are never stored.
 
 Refusals raise :class:`~handoff.agents.exceptions.DeskRefusal`; the socket turns them into
 ``error`` frames.
@@ -30,16 +42,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.agents.accounts import AgentRecord
+from handoff.agents.canned import CannedResponse, CannedResponses
 from handoff.agents.exceptions import DeskRefusal
 from handoff.agents.introduction import agent_introduction, agent_joined
 from handoff.agents.protocol import (
@@ -48,6 +61,8 @@ from handoff.agents.protocol import (
     AgentView,
     ClaimedFrame,
     ClaimFailedFrame,
+    CustomerReadFrame,
+    CustomerTypingFrame,
     DoneFrame,
     HandoffQueuedFrame,
     HandoffTakenFrame,
@@ -55,10 +70,16 @@ from handoff.agents.protocol import (
     ResolveFrame,
     WelcomeFrame,
 )
+from handoff.agents.routing import AgentState, QueueEntry, RoutingMode, assignments
+from handoff.brief.builder import humanize
+from handoff.brief.notice import closed_notice
+from handoff.escalation.decision import Severity, Tier
+from handoff.escalation.hours import next_opening
+from handoff.escalation.policy import TeamRules
 from handoff.gateway.conversations import ConversationService
 from handoff.gateway.hub import ConversationHub, Subscriber
 from handoff.gateway.presence import PresenceRegistry
-from handoff.gateway.protocol import TranscriptFrame
+from handoff.gateway.protocol import TranscriptFrame, TypingFrame
 from handoff.gateway.transcript import INTERNAL, customer_frames, is_internal, to_frame
 from handoff.store.agent_work import AgentWorkStore, ResolutionInput
 from handoff.store.errors import (
@@ -164,6 +185,9 @@ class AgentDesk:
         hub: ConversationHub,
         presence: PresenceRegistry,
         teams: Collection[str] | None = None,
+        team_rules: Mapping[str, TeamRules] | None = None,
+        grace: timedelta = timedelta(seconds=120),
+        canned: CannedResponses | None = None,
     ) -> None:
         self._service = service
         self._store: ConversationStore = service.store
@@ -176,6 +200,12 @@ class AgentDesk:
         # (handoff id, agent id) acknowledged in the current assignment: the store keeps only
         # the first acknowledgement of a handoff (the SLA's), not one per agent after transfers.
         self._acknowledged: set[tuple[int, str]] = set()
+        self._rules: dict[str, TeamRules] = dict(team_rules or {})
+        self._grace = grace
+        self._canned = canned if canned is not None else CannedResponses()
+        self._grace_tasks: dict[str, asyncio.Task[None]] = {}  # agent id -> their countdown
+        self._idle_since: dict[str, datetime] = {}  # agent id -> last took or freed a chat
+        self._assigning = asyncio.Lock()  # one auto-assign pass at a time in this process
 
     def clock(self) -> datetime:
         """The service's current time (a fake one in tests)."""
@@ -188,6 +218,10 @@ class AgentDesk:
         connection = AgentConnection(agent, writer)
         self._connections.add(connection)
         self._refresh_presence(agent)
+        countdown = self._grace_tasks.pop(agent.id, None)
+        if countdown is not None:  # back within the grace period: they keep their chats
+            countdown.cancel()
+        self._idle_since.setdefault(agent.id, self.clock())
         open_handoffs = await asyncio.to_thread(self._work.open_handoffs)
         queue = [
             h for h in open_handoffs
@@ -203,11 +237,13 @@ class AgentDesk:
                 agent=view,
                 queue=[HandoffView.of(h) for h in queue],
                 assigned=[self._view(h, agent.id) for h in held],
+                canned_responses=self.canned_responses(agent),
             )
         )
         for handoff in held:
             await self._watch(connection, handoff)
         logger.info("agent %s connected (%d held)", agent.username, len(held))
+        await self.auto_assign()
         return connection
 
     async def disconnect(self, connection: AgentConnection) -> None:
@@ -218,15 +254,46 @@ class AgentDesk:
                 self._unwatch(conversation_id, tap)
         self._refresh_presence(connection.agent)
         logger.info("agent %s disconnected", connection.agent.username)
+        agent = connection.agent
+        if not any(c.agent.id == agent.id for c in self._connections):
+            previous = self._grace_tasks.pop(agent.id, None)
+            if previous is not None:
+                previous.cancel()
+            self._grace_tasks[agent.id] = asyncio.create_task(
+                self._grace_period(agent), name=f"grace-{agent.id}"
+            )
 
-    def set_presence(self, connection: AgentConnection, status: Status) -> None:
+    async def set_presence(self, connection: AgentConnection, status: Status) -> None:
         """Online: pushed new handoffs and counted in wait estimates. Away: neither."""
         connection.status = status
         self._refresh_presence(connection.agent)
+        if status == "online":
+            await self.auto_assign()
+
+    async def close(self) -> None:
+        """Stop the grace countdowns (the service is stopping; chats stay assigned)."""
+        tasks, self._grace_tasks = list(self._grace_tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def canned_responses(self, agent: AgentRecord) -> list[CannedResponse]:
+        """The canned responses ``agent`` may use (a supervisor: every one)."""
+        return self._canned.for_agent(agent.teams, every_team=agent.role is AgentRole.SUPERVISOR)
 
     def connected(self) -> list[AgentConnection]:
         """The sockets connected now."""
         return list(self._connections)
+
+    async def alert_supervisors(self, team: str, frame: BaseModel) -> None:
+        """Send ``frame`` to every connected supervisor (supervisors see every team, ``team``
+        included); a supervisor with several sockets gets it on each."""
+        sent = 0
+        for connection in list(self._connections):
+            if connection.supervisor and connection.may_see(team):
+                connection.send(frame)
+                sent += 1
+        logger.info("supervisor alert for %s sent to %d socket(s)", team, sent)
 
     # --- the queue -----------------------------------------------------------------------
 
@@ -240,6 +307,82 @@ class AgentDesk:
                 connection.send(frame)
                 pushed += 1
         logger.info("handoff %s (%s) pushed to %d agent(s)", handoff.id, handoff.team, pushed)
+        await self._tell_if_closed(handoff)
+        await self.auto_assign()
+
+    def routing_mode(self, team: str) -> RoutingMode:
+        """How ``team``'s handoffs reach its agents (claim unless the policy says otherwise)."""
+        rules = self._rules.get(team)
+        return RoutingMode(rules.routing) if rules is not None else RoutingMode.CLAIM
+
+    async def auto_assign(self) -> list[tuple[int, str]]:
+        """Give queued handoffs of auto-assign teams to their least busy eligible agents.
+
+        Most urgent first; each pair is made to stick by the store's atomic claim, so a
+        handoff another agent or instance took meanwhile is skipped. The pairs assigned.
+        """
+        modes = {team: self.routing_mode(team) for team in self._rules}
+        if RoutingMode.AUTO_ASSIGN not in modes.values():
+            return []
+        async with self._assigning:
+            open_handoffs = await asyncio.to_thread(self._work.open_handoffs)
+            queued = {h.id: h for h in open_handoffs if h.status is HandoffStatus.QUEUED}
+            if not queued:
+                return []
+            active: defaultdict[str, int] = defaultdict(int)
+            for h in open_handoffs:
+                if h.status is HandoffStatus.ASSIGNED and h.agent_id is not None:
+                    active[h.agent_id] += 1
+            pairs = assignments(
+                [_queue_entry(h) for h in queued.values()], self._agent_states(active), modes,
+                self.clock(),
+            )  # fmt: skip
+            done: list[tuple[int, str]] = []
+            for handoff_id, agent_id in pairs:
+                if await self._assign(queued[handoff_id], agent_id):
+                    done.append((handoff_id, agent_id))
+            return done
+
+    def _agent_states(self, active: Mapping[str, int]) -> list[AgentState]:
+        agents: dict[str, AgentRecord] = {}
+        online: set[str] = set()
+        for connection in self._connections:
+            agents[connection.agent.id] = connection.agent
+            if connection.status == "online":
+                online.add(connection.agent.id)
+        return [
+            AgentState(
+                agent_id=agent.id,
+                teams=frozenset(agent.teams),
+                presence="online" if agent.id in online else "away",
+                capacity=agent.capacity,
+                active_chats=active.get(agent.id, 0),
+                idle_since=self._idle_since.get(agent.id),
+            )  # fmt: skip
+            for agent in agents.values()
+        ]
+
+    async def _assign(self, handoff: HandoffRecord, agent_id: str) -> bool:
+        # One auto-assignment: the atomic claim, then as for a claim by every socket of the agent.
+        connections = [c for c in self._connections if c.agent.id == agent_id]
+        if not connections:
+            return False
+        agent = connections[0].agent
+        before = await self._last_seq(handoff.conversation_id)
+        try:
+            with _refusals():
+                claimed = await asyncio.to_thread(
+                    self._work.claim_handoff, handoff.id, agent_id=agent.id,
+                    agent_name=agent.display_name, now=self.clock(),
+                )  # fmt: skip
+        except DeskRefusal as exc:
+            logger.warning("auto-assign of handoff %s failed: %s", handoff.id, exc.message)
+            return False
+        if claimed is None:  # taken meanwhile
+            return False
+        logger.info("handoff %s auto-assigned to agent %s", handoff.id, agent.username)
+        await self._took(connections, claimed, before)
+        return True
 
     async def claim(self, connection: AgentConnection, handoff_id: int) -> None:
         """Try to take a queued handoff: ``claimed`` or ``claim_failed``."""
@@ -265,6 +408,16 @@ class AgentDesk:
         if claimed is None:  # another agent's claim committed first
             connection.send(ClaimFailedFrame(handoff_id=handoff_id, reason="taken"))
             return
+        await self._took([connection], claimed, before)
+
+    async def _took(
+        self, connections: list[AgentConnection], claimed: HandoffRecord, before: int
+    ) -> None:
+        # The claim (or auto-assignment) won: the cold join message, the transcript to the
+        # agent's sockets, "taken" to everyone else who saw it, and new places in the queue.
+        agent = connections[0].agent
+        handoff_id = claimed.id
+        self._idle_since[agent.id] = self.clock()
         if claimed.mode != "warm":
             # Cold: the agent is in the chat at once; taking it is the SLA's acknowledgement.
             with _refusals():
@@ -280,10 +433,11 @@ class AgentDesk:
                     now=self._service.clock(),
                 )  # fmt: skip
         await self._publish_since(claimed.conversation_id, before)
-        await self._watch(connection, claimed)
+        for connection in connections:
+            await self._watch(connection, claimed)
         taken = HandoffTakenFrame(handoff_id=handoff_id, agent_name=agent.display_name)
         for other in list(self._connections):
-            if other is not connection and other.may_see(claimed.team):
+            if other not in connections and other.may_see(claimed.team):
                 other.send(taken)
         await self._service.announce_queue(claimed.team)
 
@@ -368,7 +522,8 @@ class AgentDesk:
         self._release(handoff)
         await self._publish_since(handoff.conversation_id, before)
         connection.send(DoneFrame(action="transferred", handoff_id=handoff_id))
-        await self.on_handoff_queued(moved)
+        self._idle_since[connection.agent.id] = self.clock()
+        await self.on_handoff_queued(moved)  # assigns it, and anything else this freed room for
         await self._service.announce_queue(to_team)
 
     async def hand_back(self, connection: AgentConnection, handoff_id: int, summary: str) -> None:
@@ -382,7 +537,10 @@ class AgentDesk:
             )  # fmt: skip
         self._release(handoff)
         await self._publish_since(handoff.conversation_id, before)
+        # The assistant gets the agent's summary (slot handback_summary) so it can carry on.
+        await self._service.handed_back(handoff.conversation_id, summary)
         connection.send(DoneFrame(action="handed_back", handoff_id=handoff_id))
+        await self._freed(connection.agent)
 
     async def resolve(self, connection: AgentConnection, frame: ResolveFrame) -> None:
         """Resolve with the agent's record; the store decides ``within_sla``."""
@@ -410,8 +568,100 @@ class AgentDesk:
                 within_sla=resolved.resolution.within_sla,
             )  # fmt: skip
         )
+        await self._freed(connection.agent)
+
+    # --- typing and receipts --------------------------------------------------------------
+
+    async def agent_typing(self, connection: AgentConnection, handoff_id: int) -> None:
+        """Show the customer of a held handoff that its agent is typing (nothing is stored)."""
+        handoff = await self._held(connection, handoff_id)
+        frame = TypingFrame(sender="agent", name=connection.agent.display_name)
+        self._hub.publish_control(handoff.conversation_id, frame.model_dump_json())
+
+    def customer_typing(self, conversation_id: str) -> None:
+        """The customer is typing: tell the agent sockets watching the conversation."""
+        for tap in list(self._taps.get(conversation_id, ())):
+            tap.connection.send(CustomerTypingFrame(handoff_id=tap.handoff_id))
+
+    def customer_read(self, conversation_id: str, seq: int) -> None:
+        """The customer has read up to ``seq``: the read receipt, to the watching agents."""
+        for tap in list(self._taps.get(conversation_id, ())):
+            tap.connection.send(CustomerReadFrame(handoff_id=tap.handoff_id, seq=seq))
 
     # --- internals ----------------------------------------------------------------------
+
+    async def _freed(self, agent: AgentRecord) -> None:
+        # The agent has room for one more: they wait from now, and the queue may fill it.
+        self._idle_since[agent.id] = self.clock()
+        await self.auto_assign()
+
+    async def _grace_period(self, agent: AgentRecord) -> None:
+        try:
+            await asyncio.sleep(self._grace.total_seconds())
+            if any(c.agent.id == agent.id for c in self._connections):
+                return
+            self._grace_tasks.pop(agent.id, None)
+            await self.release_agent(agent)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("agent %s: releasing their conversations failed", agent.username)
+
+    async def release_agent(self, agent: AgentRecord) -> list[HandoffRecord]:
+        """Put every handoff ``agent`` holds back at the front of its queue (they left)."""
+        held = await asyncio.to_thread(self._work.assigned_handoffs, agent.id)
+        released: list[HandoffRecord] = []
+        for handoff in held:
+            before = await self._last_seq(handoff.conversation_id)
+            try:
+                with _refusals():
+                    back = await asyncio.to_thread(
+                        self._work.release_handoff, handoff.id, reason="agent_disconnected",
+                        now=self.clock(),
+                    )  # fmt: skip
+                    await asyncio.to_thread(
+                        self._store.append_message, handoff.conversation_id,
+                        sender=Sender.SYSTEM.value, text=AGENT_DISCONNECTED,
+                        payload={"event": "agent_disconnected", "handoff_id": handoff.id},
+                        now=self.clock(),
+                    )  # fmt: skip
+            except DeskRefusal as exc:  # resolved or moved meanwhile
+                logger.info("handoff %s not released: %s", handoff.id, exc.message)
+                continue
+            self._release(handoff)
+            await self._publish_since(handoff.conversation_id, before)
+            released.append(back)
+            logger.info("handoff %s back in the queue: agent %s left", back.id, agent.username)
+        for back in released:
+            await self.on_handoff_queued(back)
+        for team in sorted({back.team for back in released}):
+            await self._service.announce_queue(team)
+        return released
+
+    async def _tell_if_closed(self, handoff: HandoffRecord) -> None:
+        # Outside the team's hours: when it opens again, as a system message to the customer.
+        rules = self._rules.get(handoff.team)
+        if rules is None:
+            return
+        now = self.clock()
+        opens_at = next_opening(rules.business_hours, now)
+        if opens_at is None:
+            return
+        text = closed_notice(team_display_name=humanize(handoff.team), opens_at=opens_at, now=now)
+        before = await self._last_seq(handoff.conversation_id)
+        try:
+            with _refusals():
+                await asyncio.to_thread(
+                    self._store.append_message, handoff.conversation_id,
+                    sender=Sender.SYSTEM.value, text=text,
+                    payload={"event": "outside_hours", "team": handoff.team,
+                             "opens_at": opens_at.isoformat()},
+                    now=now,
+                )  # fmt: skip
+        except DeskRefusal as exc:
+            logger.warning("handoff %s: outside-hours notice not stored: %s", handoff.id, exc)
+            return
+        await self._publish_since(handoff.conversation_id, before)
 
     async def _held(self, connection: AgentConnection, handoff_id: int) -> HandoffRecord:
         # The handoff, if this agent holds it now; a handoff they may not see is "not found".
@@ -486,6 +736,26 @@ class AgentDesk:
             self._presence.set_online(agent.id, agent.teams)
         else:
             self._presence.set_offline(agent.id)
+
+
+AGENT_DISCONNECTED = (
+    "Sorry, your agent got disconnected. You're back at the front of the queue, and the next "
+    "available colleague will pick up your conversation with everything you've told us."
+)
+
+
+def _queue_entry(handoff: HandoffRecord) -> QueueEntry:
+    # Routing's view of a queued handoff; the tier comes from the brief's customer.
+    customer = handoff.brief.get("customer") if isinstance(handoff.brief, dict) else None
+    raw_tier = customer.get("tier") if isinstance(customer, dict) else None
+    tier = Tier(raw_tier) if raw_tier in {t.value for t in Tier} else Tier.STANDARD
+    severity = Severity(handoff.severity) if handoff.severity in {s.value for s in Severity} \
+        else Severity.SEV4  # fmt: skip
+    return QueueEntry(
+        handoff_id=handoff.id, conversation_id=handoff.conversation_id, team=handoff.team,
+        severity=severity, tier=tier, priority=handoff.priority, queued_at=handoff.created_at,
+        status=handoff.status,
+    )  # fmt: skip
 
 
 @contextmanager

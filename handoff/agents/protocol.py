@@ -6,8 +6,10 @@ first: ``auth`` with the access token from ``POST /api/agents/login``, within th
 timeout. The server answers ``welcome`` (the agent, the queue they may take from, and what they
 hold), then pushes ``handoff_queued`` the moment a customer is queued for one of their teams
 and ``handoff_taken`` when someone else took one. The agent then works with ``claim``,
-``acknowledge``, ``message``, ``note``, ``transfer``, ``hand_back``, ``resolve``, ``presence``
-and ``ping``.
+``acknowledge``, ``message``, ``note``, ``transfer``, ``hand_back``, ``resolve``, ``presence``,
+``typing`` and ``ping``. Of a held handoff the agent is also told when the customer is typing
+(``typing``) and has read up to a message (``read``); the agent's ``ack`` is the delivery
+receipt of their own message.
 
 The conversation of a handoff the agent holds reaches them as ``message`` frames: the
 customer's, the agent's own (the echo) and system messages, each tagged with its
@@ -24,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from handoff.agents.canned import CannedResponse
 from handoff.gateway.protocol import (
     MAX_CLIENT_MESSAGE_ID_CHARS,
     MAX_FRAME_BYTES,
@@ -43,6 +46,9 @@ __all__ = [
     "AgentMessageFrame",
     "AgentTranscriptFrame",
     "AgentPingFrame",
+    "AgentTypingFrame",
+    "CustomerReadFrame",
+    "CustomerTypingFrame",
     "AgentView",
     "AuthFrame",
     "ClientFrame",
@@ -150,6 +156,13 @@ class PresenceFrame(_Frame):
     status: Literal["online", "away"]
 
 
+class AgentTypingFrame(_Frame):
+    """The agent is typing in a held handoff: the customer is shown it (nothing is stored)."""
+
+    type: Literal["typing"]
+    handoff_id: int = Field(ge=1)
+
+
 class AgentPingFrame(_Frame):
     """Keep-alive; answered with ``pong``."""
 
@@ -165,13 +178,14 @@ ClientFrame = (
     | HandBackFrame
     | ResolveFrame
     | PresenceFrame
+    | AgentTypingFrame
     | AgentPingFrame
 )
 """Any frame an authenticated agent may send."""
 AgentFrame = Annotated[ClientFrame, Field(discriminator="type")]
 _AGENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(AgentFrame)
 _TYPES = ("claim", "acknowledge", "message", "note", "transfer", "hand_back", "resolve",
-          "presence", "ping")  # fmt: skip
+          "presence", "typing", "ping")  # fmt: skip
 
 
 def _decode(raw: str | bytes) -> dict[str, Any]:
@@ -299,6 +313,7 @@ class WelcomeFrame(_Frame):
     agent: AgentView
     queue: list[HandoffView]
     assigned: list[HandoffView]
+    canned_responses: list[CannedResponse] = Field(default_factory=list)
 
 
 class HandoffQueuedFrame(_Frame):
@@ -349,3 +364,18 @@ class DoneFrame(_Frame):
     handoff_id: int
     seq: int | None = None
     within_sla: bool | None = None
+
+
+class CustomerTypingFrame(_Frame):
+    """The customer of a held handoff is typing (not stored; the widget throttles it)."""
+
+    type: Literal["typing"] = "typing"
+    handoff_id: int
+
+
+class CustomerReadFrame(_Frame):
+    """The customer of a held handoff has read every message up to ``seq``."""
+
+    type: Literal["read"] = "read"
+    handoff_id: int
+    seq: int

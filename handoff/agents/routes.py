@@ -5,6 +5,8 @@
   401 that does not say which.
 * ``GET /api/agents/me`` answers the account of the ``Authorization: Bearer <token>`` header;
   a missing, invalid or expired token, or an account deactivated since, is a 401.
+* ``GET /api/agents/canned-responses`` answers the canned responses of the agent's teams
+  (every one for a supervisor), from ``app.state.desk``; same 401s.
 
 The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
 ``app.state.agent_store`` and the settings in ``app.state.settings``. :func:`current_agent` is
@@ -23,6 +25,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from handoff.agents.accounts import MAX_PASSWORD_LENGTH, AgentRecord, AgentStore
+from handoff.agents.canned import CannedResponse
+from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
 from handoff.settings import AgentSettings, Settings
@@ -146,3 +150,16 @@ async def login(
 async def me(agent: Annotated[AgentRecord, Depends(current_agent)]) -> AgentView:
     """The account of the agent whose token the request carries."""
     return AgentView.of(agent)
+
+
+@router.get(
+    "/canned-responses",
+    summary="The canned responses of the agent's teams",
+    responses={401: {"description": "No valid agent token"}},
+)
+async def canned_responses(
+    request: Request, agent: Annotated[AgentRecord, Depends(current_agent)]
+) -> list[CannedResponse]:
+    """The ready-made replies this agent may use, in file order."""
+    desk: AgentDesk = request.app.state.desk
+    return desk.canned_responses(agent)

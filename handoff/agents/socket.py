@@ -23,6 +23,7 @@ from handoff.agents.exceptions import AgentTokenRejected, DeskRefusal
 from handoff.agents.protocol import (
     AcknowledgeFrame,
     AgentMessageFrame,
+    AgentTypingFrame,
     ClaimFrame,
     ClientFrame,
     HandBackFrame,
@@ -146,7 +147,9 @@ async def _act(desk: AgentDesk, connection: AgentConnection, frame: ClientFrame)
         case ResolveFrame():
             await desk.resolve(connection, frame)
         case PresenceFrame(status=status):
-            desk.set_presence(connection, status)
+            await desk.set_presence(connection, status)
+        case AgentTypingFrame(handoff_id=handoff_id):
+            await desk.agent_typing(connection, handoff_id)
         case _:  # ping
             connection.send(PongFrame())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from handoff.escalation.decision import Category, EscalationDecision, HandoffMode
@@ -217,4 +217,29 @@ def _no_agent_sentence(decision: EscalationDecision) -> str:
     return (
         "Nobody from the team is available right now, so it will take longer than usual: "
         f"expect a reply within {_target_phrase(decision.sla.acknowledge)}."
+    )
+
+
+def closed_notice(*, team_display_name: str, opens_at: datetime, now: datetime) -> str:
+    """What a customer queued outside the team's business hours is told.
+
+    ``opens_at`` is the next opening in the team's own time zone (from
+    :func:`handoff.escalation.hours.next_opening`); the day reads "today", "tomorrow" or the
+    weekday's name, counted in that time zone, and the time zone is named so that a customer
+    elsewhere is not misled.
+    """
+    team = _team_phrase(team_display_name)
+    local_now = now.astimezone(opens_at.tzinfo)
+    days = (opens_at.date() - local_now.date()).days
+    if days <= 0:
+        day = "today"
+    elif days == 1:
+        day = "tomorrow"
+    else:
+        day = f"on {opens_at.strftime('%A')}"
+    zone = str(opens_at.tzinfo)
+    return (
+        f"{team[0].upper()}{team[1:]} is closed right now. It opens again {day} at "
+        f"{opens_at.strftime('%H:%M')} ({zone} time). Your conversation stays in the queue "
+        "with everything you've told us, and the first colleague to come in will pick it up."
     )

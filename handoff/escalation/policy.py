@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from handoff.escalation.decision import Category, Severity, Tier
+from handoff.escalation.hours import ALWAYS, Hours
 from handoff.exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # settings pulls in pydantic-settings and SQLAlchemy; the policy needs neither
@@ -328,6 +329,14 @@ class Matrix(_Model):
         return cell
 
 
+class TeamRules(_Model):
+    """How one team works: routing mode, business hours, and where breached work goes."""
+
+    routing: Literal["auto_assign", "claim"] = "claim"
+    business_hours: Hours = ALWAYS
+    fallback_team: Name | None = None
+
+
 class EscalationPolicy(_Model):
     """Everything the escalation engine weighs; the contents of ``data/escalation.yml``."""
 
@@ -344,6 +353,31 @@ class EscalationPolicy(_Model):
     priority: Priority
     intent_categories: IntentCategories
     matrix: Matrix
+    teams: dict[Name, TeamRules] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _teams_known(self) -> EscalationPolicy:
+        # Only teams the matrix routes to; a fallback elsewhere would strand the handoff.
+        known = {
+            self.matrix.cell(category, severity).team
+            for category in Category
+            for severity in Severity
+        }
+        for team, rules in self.teams.items():
+            if team not in known:
+                raise ValueError(f"teams: {team!r} is not a team of the matrix ({sorted(known)})")
+            if rules.fallback_team is not None and (
+                rules.fallback_team not in known or rules.fallback_team == team
+            ):
+                raise ValueError(
+                    f"teams.{team}.fallback_team: {rules.fallback_team!r} must be another team "
+                    f"of the matrix ({sorted(known)})"
+                )
+        return self
+
+    def team_rules(self, team: str) -> TeamRules:
+        """The rules of ``team``; a team not listed claims, is always open, has no fallback."""
+        return self.teams.get(team, TeamRules())
 
     @model_validator(mode="after")
     def _phrase_in_one_group(self) -> EscalationPolicy:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -38,11 +39,13 @@ from handoff.gateway.identity import (
 from handoff.gateway.protocol import (
     AckFrame,
     CloseCode,
+    CustomerTypingFrame,
     CustomerView,
     ErrorFrame,
     MessageFrame,
     PongFrame,
     ProtocolViolation,
+    ReadFrame,
     ResumedFrame,
     ResumeFrame,
     StartedFrame,
@@ -264,6 +267,8 @@ async def _converse(
             frame = parse_conversation_frame(raw)
             if isinstance(frame, MessageFrame):
                 await _receive(gateway, subscriber, conversation_id, frame)
+            elif isinstance(frame, CustomerTypingFrame | ReadFrame):
+                _signal(websocket, conversation_id, frame)
             else:
                 subscriber.send_control(PongFrame().model_dump_json())
         except ProtocolViolation as exc:
@@ -276,6 +281,27 @@ async def _converse(
             subscriber.send_control(
                 ErrorFrame(code="not_stored", message="message not stored, retry").model_dump_json()
             )
+
+
+class AgentSignals(Protocol):
+    """Who hears the customer's typing and read receipts (the agent desk, when there is one)."""
+
+    def customer_typing(self, conversation_id: str) -> None: ...
+
+    def customer_read(self, conversation_id: str, seq: int) -> None: ...
+
+
+def _signal(
+    websocket: WebSocket, conversation_id: str, frame: CustomerTypingFrame | ReadFrame
+) -> None:
+    # Not stored and not answered: only the agent holding the conversation is told.
+    signals: AgentSignals | None = getattr(websocket.app.state, "desk", None)
+    if signals is None:
+        return
+    if isinstance(frame, ReadFrame):
+        signals.customer_read(conversation_id, frame.seq)
+    else:
+        signals.customer_typing(conversation_id)
 
 
 async def _receive(

@@ -4,8 +4,9 @@ Every frame is one JSON object with a ``type``. The client speaks first (``start
 ``resume``), then sends ``message`` frames; the server answers with ``started``/``resumed``,
 ``ack`` for each message it has stored, ``message`` for every transcript entry (the customer's
 own included, so a resumed client can rebuild the whole conversation from ``message`` frames)
-and ``error`` for a frame it refused without closing. ``docs/protocol.md`` is the reference;
-this module is its code.
+and ``error`` for a frame it refused without closing. The client may also send ``typing`` and
+``read`` (for the agent's eyes, never stored); the server sends ``typing`` while the agent
+types. ``docs/protocol.md`` is the reference; this module is its code.
 
 Parsing never raises anything but :class:`ProtocolViolation`, which carries the close code and
 a message that says what to send instead.
@@ -92,8 +93,24 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
+class CustomerTypingFrame(_Frame):
+    """The customer is typing: the agent holding the conversation is told (not stored)."""
+
+    type: Literal["typing"]
+
+
+class ReadFrame(_Frame):
+    """The customer has read every message up to ``seq``: the agent's read receipt."""
+
+    type: Literal["read"]
+    seq: int = Field(ge=1)
+
+
 OpeningFrame = Annotated[StartFrame | ResumeFrame, Field(discriminator="type")]
-ConversationFrame = Annotated[MessageFrame | PingFrame, Field(discriminator="type")]
+ConversationFrame = Annotated[
+    MessageFrame | PingFrame | CustomerTypingFrame | ReadFrame, Field(discriminator="type")
+]
+_CONVERSATION_TYPES = ("message", "ping", "typing", "read")
 
 _OPENING = TypeAdapter(OpeningFrame)
 _CONVERSATION = TypeAdapter(ConversationFrame)
@@ -138,11 +155,15 @@ def parse_opening(raw: str | bytes) -> StartFrame | ResumeFrame:
     return frame
 
 
-def parse_conversation_frame(raw: str | bytes) -> MessageFrame | PingFrame:
-    """A frame after the opening: ``message`` or ``ping``."""
+def parse_conversation_frame(
+    raw: str | bytes,
+) -> MessageFrame | PingFrame | CustomerTypingFrame | ReadFrame:
+    """A frame after the opening: ``message``, ``ping``, ``typing`` or ``read``."""
     value = _decode(raw)
-    if value.get("type") not in ("message", "ping"):
-        raise ProtocolViolation(f"expected a 'message' or 'ping' frame, got {value.get('type')!r}")
+    if value.get("type") not in _CONVERSATION_TYPES:
+        raise ProtocolViolation(
+            f"expected a 'message', 'ping', 'typing' or 'read' frame, got {value.get('type')!r}"
+        )
     try:
         return _CONVERSATION.validate_python(value)
     except ValidationError as exc:
@@ -229,3 +250,11 @@ class PongFrame(_Frame):
     """Answer to ``ping``."""
 
     type: Literal["pong"] = "pong"
+
+
+class TypingFrame(_Frame):
+    """The agent is typing (not stored; the widget hides it after a few seconds)."""
+
+    type: Literal["typing"] = "typing"
+    sender: Literal["agent"] = "agent"
+    name: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from handoff.sentiment.reading import SentimentReading
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/handoff/webhook"
+TRACKER_EVENTS_PATH = "/conversations/{conversation_id}/tracker/events"  # needs --enable-api
 DEPENDENCY = "rasa"  # the name the readiness check gives the Rasa server
 HANDOFF_KEY = "handoff"  # key of the custom message that asks for a human
 CUSTOMER_METADATA_KEY = "customer_id"  # read by the actions (actions/conversation.py)
@@ -131,13 +133,22 @@ class RasaTurnClient:
     """Sends customer messages to Rasa's handoff channel over the service's shared client."""
 
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, *, token: str | None, timeout: float
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        token: str | None,
+        timeout: float,
+        api_token: str | None = None,
     ) -> None:
-        """``token`` is the channel's shared secret (``bot/credentials.yml``), None if unset."""
+        """``token`` is the channel's shared secret (``bot/credentials.yml``), None if unset;
+        ``api_token`` is Rasa's ``--auth-token`` for its HTTP API (sent as ``?token=``)."""
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self._http = http
-        self._url = base_url.rstrip("/") + WEBHOOK_PATH
+        self._base_url = base_url.rstrip("/")
+        self._url = self._base_url + WEBHOOK_PATH
+        self._api_params = {"token": api_token} if api_token else {}
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
 
@@ -168,7 +179,7 @@ class RasaTurnClient:
                 f"cannot reach Rasa at {self._url}: {type(exc).__name__}: {exc}"
             ) from exc
 
-        self._raise_for_status(response)
+        self._raise_for_status(response, self._url, _CHANNEL_NOT_FOUND)
         try:
             payload = response.json()
         except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
@@ -183,7 +194,33 @@ class RasaTurnClient:
                 f"Rasa answered with a malformed turn: {exc}", status_code=response.status_code
             ) from exc
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
+    async def set_slot(self, conversation_id: str, name: str, value: Any) -> None:
+        """Set slot ``name`` of the conversation's tracker to ``value`` (``POST
+        /conversations/{id}/tracker/events`` with one ``slot`` event).
+
+        Raises as :meth:`send` does: :class:`BotUnavailable` when Rasa cannot be reached,
+        times out or fails (5xx); :class:`BotRequestRejected` when it refuses the request
+        (401/403 wrong ``api_token``, 404 API not enabled, other 4xx).
+        """
+        path = TRACKER_EVENTS_PATH.format(conversation_id=urllib.parse.quote(conversation_id, ""))
+        url = self._base_url + path
+        # include_events=NONE: the answer is the tracker, which we do not need in full.
+        params = {**self._api_params, "include_events": "NONE"}
+        events = [{"event": "slot", "name": name, "value": value}]
+        try:
+            response = await self._http.post(url, json=events, params=params, timeout=self._timeout)
+        except httpx.TimeoutException:
+            raise BotUnavailable(
+                f"Rasa did not answer within {self._timeout:g} s ({url})"
+            ) from None
+        except httpx.RequestError as exc:
+            raise BotUnavailable(
+                f"cannot reach Rasa at {url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._raise_for_status(response, url, _API_NOT_FOUND)
+        logger.info("conversation %s: slot %s set in Rasa", conversation_id, name)
+
+    def _raise_for_status(self, response: httpx.Response, url: str, not_found: str) -> None:
         status = response.status_code
         if response.is_success:
             return
@@ -194,21 +231,22 @@ class RasaTurnClient:
             raise BotUnavailable(
                 f"Rasa failed on the message ({status}): {error}", status_code=status
             )
-        if status == 401:
+        if status in (401, 403):
             raise BotRequestRejected(
                 status,
-                f"Rasa refused the token (401): {error} The client's token must equal the "
-                "handoff channel's token in bot/credentials.yml.",
+                f"Rasa refused the token ({status}): {error} The client's token must equal the "
+                "handoff channel's token in bot/credentials.yml (for the HTTP API: Rasa's "
+                "--auth-token).",
             )
         if status == 404:
-            raise BotRequestRejected(
-                status,
-                f"no handoff channel at {self._url} (404): start Rasa with "
-                "--credentials bot/credentials.yml",
-            )
+            raise BotRequestRejected(status, f"nothing at {url} (404): {not_found}")
         if 400 <= status < 500:
             raise BotRequestRejected(status, f"Rasa refused the request ({status}): {error}")
         raise BotUnavailable(f"Rasa answered with status {status}: {error}", status_code=status)
+
+
+_CHANNEL_NOT_FOUND = "start Rasa with --credentials bot/credentials.yml"
+_API_NOT_FOUND = "start Rasa with --enable-api"
 
 
 # --------------------------------------------------------------------------------------------

@@ -458,7 +458,7 @@ def test_a_frame_that_is_not_json_gets_an_error_frame_and_the_connection_stays_u
         error = receive(ws)
         assert error["type"] == "error" and error["code"] == "bad_frame"
         assert "not valid JSON" in error["message"]
-        ws.send_json({"type": "typing"})
+        ws.send_json({"type": "wave"})
         assert receive(ws)["code"] == "bad_frame"
         say(ws, "m1", "still here?")
         echo, ack, reply = receive_n(ws, 3)

@@ -447,3 +447,72 @@ async def test_other_client_errors_are_rejected_requests(
 def test_a_non_positive_timeout_is_refused(http: httpx.AsyncClient) -> None:
     with pytest.raises(ValueError, match="timeout"):
         RasaTurnClient(http, BASE_URL, token=None, timeout=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Setting a slot through Rasa's HTTP API (the agent's hand-back summary)
+# --------------------------------------------------------------------------------------------
+
+EVENTS_URL = "http://rasa.test:5005/conversations/conv-42/tracker/events"
+
+
+async def test_set_slot_posts_one_slot_event_to_the_tracker(
+    rasa: FakeRasa, http: httpx.AsyncClient
+) -> None:
+    rasa.respond = lambda request: httpx.Response(200, json={"sender_id": SENDER, "slots": {}})
+
+    await make_client(http, token="channel-secret").set_slot(
+        SENDER, "handback_summary", "Card unblocked; customer may ask about the new PIN."
+    )
+
+    request = rasa.requests[-1]
+    assert request.method == "POST"
+    assert str(request.url).split("?")[0] == EVENTS_URL
+    assert dict(request.url.params) == {"include_events": "NONE"}
+    assert rasa.last_body == [
+        {
+            "event": "slot",
+            "name": "handback_summary",
+            "value": "Card unblocked; customer may ask about the new PIN.",
+        }
+    ]
+    assert "authorization" not in request.headers  # the channel's secret is not the API's
+
+
+async def test_set_slot_sends_the_api_token_and_escapes_the_conversation_id(
+    rasa: FakeRasa, http: httpx.AsyncClient
+) -> None:
+    client = RasaTurnClient(http, BASE_URL, token=None, timeout=2.5, api_token="api-secret")
+
+    await client.set_slot("a/b c", "handback_summary", "done")
+
+    request = rasa.requests[-1]
+    assert request.url.raw_path.startswith(b"/conversations/a%2Fb%20c/tracker/events?")
+    assert request.url.params["token"] == "api-secret"
+
+
+@pytest.mark.parametrize(
+    ("respond", "error", "match"),
+    [
+        (raising(httpx.ReadTimeout("timed out")), BotUnavailable, r"did not answer within 2\.5"),
+        (raising(httpx.ConnectError("refused")), BotUnavailable, "cannot reach Rasa"),
+        (lambda r: httpx.Response(500, json={"error": "boom"}), BotUnavailable, r"\(500\)"),
+        (lambda r: httpx.Response(503, json={"error": "no model"}), BotUnavailable, "no model"),
+        (lambda r: httpx.Response(401, json={"error": "wrong"}), BotRequestRejected, "token"),
+        (lambda r: httpx.Response(403, json={"error": "no"}), BotRequestRejected, "token"),
+        (lambda r: httpx.Response(404, text="Not Found"), BotRequestRejected, "--enable-api"),
+        (lambda r: httpx.Response(400, json={"error": "bad"}), BotRequestRejected, "bad"),
+    ],
+    ids=["timeout", "refused", "500", "503", "401", "403", "404-no-api", "400"],
+)
+async def test_set_slot_maps_failures_as_send_does(
+    rasa: FakeRasa,
+    http: httpx.AsyncClient,
+    respond: Handler,
+    error: type[Exception],
+    match: str,
+) -> None:
+    rasa.respond = respond
+
+    with pytest.raises(error, match=match):
+        await make_client(http).set_slot(SENDER, "handback_summary", "done")
