@@ -21,7 +21,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help setup system-deps models demo-db validate test test-unit test-service test-bot test-stories nlu-eval \
-        sentiment-eval bench-sentiment bench-gateway run lint clean
+        sentiment-eval bench-sentiment bench-gateway bench-agents run lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ bench-sentiment: models ## Sentiment latency and micro-batched throughput agains
 
 bench-gateway: models ## Per-turn latency through the gateway against straight to Rasa, same run
 	$(PY) -m benchmarks.gateway_bench
+
+bench-agents: models ## Brief and agent<->customer relay latency, 500 customers, 50 agents
+	$(PY) -m benchmarks.agents_bench
 
 # --- running ------------------------------------------------------------------------------
 run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all

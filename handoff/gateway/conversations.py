@@ -398,10 +398,12 @@ class ConversationService:
     def _read_state(
         self, conversation_id: str
     ) -> tuple[ConversationRecord | None, list[MessageRecord]]:
-        return (
-            self._store.get_conversation(conversation_id),
-            self._store.messages_after(conversation_id, 0),
-        )
+        # The transcript only while the bot owns the conversation (the engine's history); an
+        # agent's chat must not pay for reading it on every customer message.
+        conversation = self._store.get_conversation(conversation_id)
+        if conversation is None or conversation.state is not ConversationState.BOT:
+            return conversation, []
+        return conversation, self._store.messages_after(conversation_id, 0)
 
     async def _mark(self, message: MessageRecord, payload: Mapping[str, Any]) -> MessageRecord:
         return await asyncio.to_thread(self._store.update_message_payload, message.id, payload)
