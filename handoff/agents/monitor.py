@@ -45,10 +45,10 @@ from handoff.brief.builder import humanize
 from handoff.escalation.decision import Category, Severity
 from handoff.escalation.policy import EscalationPolicy
 from handoff.gateway.hub import ConversationHub
-from handoff.gateway.transcript import is_internal, to_frame
+from handoff.gateway.transcript import INTERNAL, to_frame
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.errors import HandoffStateError
-from handoff.store.repository import ConversationStore, HandoffRecord, MessageRecord
+from handoff.store.repository import ConversationStore, HandoffRecord
 from handoff.store.states import HandoffStatus, Sender
 
 __all__ = [
@@ -228,8 +228,11 @@ def _customer_update(
     )
 
 
-def watched(handoff: HandoffRecord, transcript: Sequence[MessageRecord]) -> WatchedHandoff:
-    """What the customer of ``handoff`` last heard, read from the conversation's messages.
+def watched(
+    handoff: HandoffRecord, staff_messages: Sequence[tuple[str, datetime, Mapping[str, Any]]]
+) -> WatchedHandoff:
+    """What the customer of ``handoff`` last heard, from the conversation's agent and system
+    messages (``(sender, created_at, payload)``).
 
     Agent messages count (internal notes do not: the customer never sees them), and so do the
     queue notice, the "has joined" line and earlier status updates; only those since the
@@ -237,13 +240,13 @@ def watched(handoff: HandoffRecord, transcript: Sequence[MessageRecord]) -> Watc
     """
     last_agent: datetime | None = None
     last_update: datetime | None = None
-    for message in transcript:
-        if message.created_at < handoff.created_at:
+    for sender, created_at, payload in staff_messages:
+        if created_at < handoff.created_at:
             continue
-        if message.sender is Sender.AGENT and not is_internal(message):
-            last_agent = _latest(last_agent, message.created_at)
-        elif message.sender is Sender.SYSTEM and message.payload.get("event") in _NOTICE_EVENTS:
-            last_update = _latest(last_update, message.created_at)
+        if sender == Sender.AGENT.value and payload.get(INTERNAL) is not True:
+            last_agent = _latest(last_agent, created_at)
+        elif sender == Sender.SYSTEM.value and payload.get("event") in _NOTICE_EVENTS:
+            last_update = _latest(last_update, created_at)
     return WatchedHandoff(handoff, last_agent, last_update)
 
 
@@ -370,12 +373,19 @@ class SlaMonitor:
                 logger.exception("SLA monitor: a pass failed")
 
     def _load(self) -> tuple[list[WatchedHandoff], dict[int, set[tuple[str, str]]]]:
-        items: list[WatchedHandoff] = []
-        recorded: dict[int, set[tuple[str, str]]] = {}
-        for handoff in self._work.open_handoffs():
-            events = self._work.sla_events_for(handoff.id)
-            recorded[handoff.id] = {(e.kind.value, e.target.value) for e in events}
-            items.append(watched(handoff, self._store.transcript(handoff.conversation_id)))
+        # Three queries for the whole scan, and no briefs: it runs every few seconds over
+        # every open handoff, and one read per handoff stalled the service under load.
+        handoffs = self._work.open_handoffs(with_briefs=False)
+        events = self._work.open_sla_events()
+        since: dict[str, datetime] = {}
+        for handoff in handoffs:
+            earlier = since.get(handoff.conversation_id)
+            since[handoff.conversation_id] = min(earlier or handoff.created_at, handoff.created_at)
+        staff = self._work.staff_messages_since(since)
+        recorded = {
+            h.id: {(e.kind.value, e.target.value) for e in events.get(h.id, [])} for h in handoffs
+        }
+        items = [watched(h, staff.get(h.conversation_id, [])) for h in handoffs]
         return items, recorded
 
     async def _execute(self, action: Action, now: datetime) -> bool:

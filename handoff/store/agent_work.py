@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from handoff.store.database import for_writing, session_factory
 from handoff.store.errors import HandoffStateError, NotAssignedAgent
@@ -430,17 +430,64 @@ class AgentWorkStore:
             )
             return [_handoff_record(row) for row in rows]
 
-    def open_handoffs(self) -> list[HandoffRecord]:
+    def open_handoffs(self, *, with_briefs: bool = True) -> list[HandoffRecord]:
         """Every queued or assigned handoff, in queue order (priority, oldest, id): what the
-        service restores after a restart."""
+        service restores after a restart.
+
+        ``with_briefs=False`` leaves every ``brief`` empty and never reads them: the SLA
+        monitor scans every open handoff every few seconds and needs none of them.
+        """
         open_statuses = (HandoffStatus.QUEUED.value, HandoffStatus.ASSIGNED.value)
+        query = (
+            select(Handoff)
+            .where(Handoff.status.in_(open_statuses))
+            .order_by(Handoff.priority, Handoff.created_at, Handoff.id)
+        )
+        if not with_briefs:
+            query = query.options(defer(Handoff.brief, raiseload=True))
+        with self._read() as session:
+            rows = session.scalars(query)
+            return [_handoff_record(row, with_brief=with_briefs) for row in rows]
+
+    def open_sla_events(self) -> dict[int, list[SlaEventRecord]]:
+        """The recorded SLA events of every open handoff, by handoff id, oldest first."""
+        open_statuses = (HandoffStatus.QUEUED.value, HandoffStatus.ASSIGNED.value)
+        events: dict[int, list[SlaEventRecord]] = {}
         with self._read() as session:
             rows = session.scalars(
-                select(Handoff)
+                select(SlaEvent)
+                .join(Handoff, Handoff.id == SlaEvent.handoff_id)
                 .where(Handoff.status.in_(open_statuses))
-                .order_by(Handoff.priority, Handoff.created_at, Handoff.id)
+                .order_by(SlaEvent.at, SlaEvent.id)
             )
-            return [_handoff_record(row) for row in rows]
+            for row in rows:
+                events.setdefault(row.handoff_id, []).append(_sla_event(row))
+        return events
+
+    def staff_messages_since(
+        self, since: dict[str, datetime]
+    ) -> dict[str, list[tuple[str, datetime, dict[str, Any]]]]:
+        """``(sender, created_at, payload)`` of the agent and system messages of each
+        conversation in ``since`` from its given time on, oldest first: what the SLA monitor
+        needs to know what the customer last heard, in one query for all of them."""
+        if not since:
+            return {}
+        earliest = min(since.values())
+        found: dict[str, list[tuple[str, datetime, dict[str, Any]]]] = {}
+        with self._read() as session:
+            rows = session.execute(
+                select(Message.conversation_id, Message.sender, Message.created_at, Message.payload)
+                .where(
+                    Message.conversation_id.in_(list(since)),
+                    Message.sender.in_([Sender.AGENT.value, Sender.SYSTEM.value]),
+                    Message.created_at >= earliest,
+                )
+                .order_by(Message.conversation_id, Message.seq)
+            )
+            for conversation_id, sender, created_at, payload in rows:
+                if created_at >= since[conversation_id]:
+                    found.setdefault(conversation_id, []).append((sender, created_at, payload))
+        return found
 
     def get_resolution(self, handoff_id: int) -> ResolutionRecord | None:
         """The handoff's resolution, or ``None``."""

@@ -777,7 +777,7 @@ def _message_record(row: Message) -> MessageRecord:
     )
 
 
-def _handoff_record(row: Handoff) -> HandoffRecord:
+def _handoff_record(row: Handoff, *, with_brief: bool = True) -> HandoffRecord:
     return HandoffRecord(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -792,7 +792,7 @@ def _handoff_record(row: Handoff) -> HandoffRecord:
         acknowledge_due=row.acknowledge_due,
         resolve_due=row.resolve_due,
         created_at=row.created_at,
-        brief=copy.deepcopy(row.brief),
+        brief=copy.deepcopy(row.brief) if with_brief else {},
         customer_notice=row.customer_notice,
         agent_id=row.agent_id,
         assigned_at=row.assigned_at,

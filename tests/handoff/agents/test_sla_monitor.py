@@ -215,7 +215,12 @@ def test_watched_reads_what_the_customer_last_heard_since_the_handoff() -> None:
         message(6, Sender.SYSTEM, 40, event=CUSTOMER_UPDATE_EVENT, handoff_id=7),
         message(7, Sender.SYSTEM, 45, event="state_changed"),
     ]
-    item = watched(handoff(), transcript)
+    staff = [
+        (m.sender.value, m.created_at, m.payload)
+        for m in transcript
+        if m.sender in (Sender.AGENT, Sender.SYSTEM)
+    ]
+    item = watched(handoff(), staff)
     assert (item.last_agent_message_at, item.last_update_at) == (at(20), at(40))
 
 

@@ -743,3 +743,32 @@ def test_migration_0003_upgrades_existing_handoffs_and_downgrades(
         assert len(AgentWorkStore(engine).open_handoffs()) == 1
     finally:
         engine.dispose()
+
+
+def test_the_monitor_reads_open_handoffs_events_and_staff_messages_in_bulk(
+    store: ConversationStore, work: AgentWorkStore
+) -> None:
+    first = queued(store, priority=10)
+    second = claimed(store, work, priority=30)
+    finished = claimed(store, work, agent_id="a2", priority=20)
+    work.hand_back_to_bot(finished.id, agent_id="a2", summary="done", now=NOW)
+    work.record_sla_event(first.id, kind="warning", target="acknowledge", at=NOW)
+    work.record_sla_event(finished.id, kind="warning", target="acknowledge", at=NOW)
+    store.append_message(
+        second.conversation_id, sender="agent", text="hello", payload={"agent_name": "Grace"},
+        now=NOW + timedelta(minutes=1),
+    )  # fmt: skip
+
+    light = work.open_handoffs(with_briefs=False)
+    events = work.open_sla_events()
+    staff = work.staff_messages_since({h.conversation_id: h.created_at for h in light})
+
+    assert [h.id for h in light] == [first.id, second.id]
+    assert all(h.brief == {} for h in light)
+    assert [h.brief for h in work.open_handoffs()] == [{"summary": "Card blocked"}] * 2
+    assert list(events) == [first.id]  # the closed handoff's event is not open work
+    assert [(s, t) for s, t, _ in staff[second.conversation_id]][-1] == (
+        "agent",
+        NOW + timedelta(minutes=1),
+    )
+    assert all(sender in ("agent", "system") for rows in staff.values() for sender, _, _ in rows)
