@@ -176,8 +176,10 @@ def test_two_agents_race_for_a_handoff_and_the_winner_hands_back_to_the_bot(
         for thread in threads:
             thread.join(timeout=TURN_SECONDS + 15)
         assert not errors, errors
-        kinds = sorted(results[name]["type"] for name in ("carla", "dev"))
-        assert kinds[0] == "claimed" and kinds[1] in {"claim_failed", "handoff_taken"}, results
+        kinds = [results[name]["type"] for name in ("carla", "dev")]
+        # Exactly one winner; the loser hears either answer, whichever frame comes first.
+        assert kinds.count("claimed") == 1, results
+        assert {k for k in kinds if k != "claimed"} <= {"claim_failed", "handoff_taken"}, results
         winner_name = next(name for name, frame in results.items() if frame["type"] == "claimed")
         agent, loser = (carla, dev) if winner_name == "carla" else (dev, carla)
         display = GENERAL_AGENTS["carla.relationship" if winner_name == "carla" else "dev.support"]
