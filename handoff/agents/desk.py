@@ -479,14 +479,16 @@ class AgentDesk:
                 f"handoff {handoff_id} is warm: read the brief and send 'acknowledge' first",
             )
         with _refusals():
-            message = await asyncio.to_thread(
-                self._store.append_message, handoff.conversation_id, sender=Sender.AGENT.value,
-                text=text,
+            # A retry with the same id (no ack seen, connection lost) is stored only once.
+            message, duplicate = await asyncio.to_thread(
+                self._store.append_agent_message, handoff.conversation_id, agent_id=agent.id,
+                client_message_id=client_message_id, text=text,
                 payload={"agent_name": agent.display_name, "team": handoff.team,
-                         "agent_id": agent.id, "client_message_id": client_message_id},
+                         "agent_id": agent.id},
                 now=self._service.clock(),
             )  # fmt: skip
-        self._hub.publish(handoff.conversation_id, customer_frames([message]))
+        if not duplicate:
+            self._hub.publish(handoff.conversation_id, customer_frames([message]))
         connection.send(AgentAckFrame(client_message_id=client_message_id, seq=message.seq))
 
     async def add_note(self, connection: AgentConnection, handoff_id: int, text: str) -> None:

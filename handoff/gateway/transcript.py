@@ -72,7 +72,8 @@ def to_frame(message: MessageRecord) -> TranscriptFrame:
         sender=message.sender.value,
         text=public_text(message),
         at=message.created_at,
-        client_message_id=message.client_message_id,
+        # Only the customer's own ids: an agent's is stored as "<agent id>:<id>".
+        client_message_id=message.client_message_id if message.sender is Sender.CUSTOMER else None,
         data={key: value for key, value in message.payload.items() if key in _PUBLIC_KEYS},
     )
 

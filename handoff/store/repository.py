@@ -335,7 +335,39 @@ class ConversationStore:
         already stored in this conversation, the stored message comes back with ``True`` and
         nothing is written, even when two copies race each other to the database.
         """
-        now = _utc(now)
+        return self._append_once(
+            conversation_id, Sender.CUSTOMER, client_message_id, text, payload, _utc(now)
+        )
+
+    def append_agent_message(
+        self,
+        conversation_id: str,
+        *,
+        agent_id: str,
+        client_message_id: str,
+        text: str,
+        payload: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> tuple[MessageRecord, bool]:
+        """Store an agent's message once per ``client_message_id``, like a customer's.
+
+        The id is stored as ``<agent_id>:<client_message_id>``, so two agents (or an agent and
+        the customer) can never collide on an id of their own choosing.
+        """
+        namespaced = f"{agent_id}:{client_message_id}"
+        return self._append_once(
+            conversation_id, Sender.AGENT, namespaced, text, payload, _utc(now)
+        )
+
+    def _append_once(
+        self,
+        conversation_id: str,
+        sender: Sender,
+        client_message_id: str | None,
+        text: str,
+        payload: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> tuple[MessageRecord, bool]:
         if client_message_id is not None:
             stored = self._find_client_message(conversation_id, client_message_id)
             if stored is not None:
@@ -345,7 +377,7 @@ class ConversationStore:
                 message = self._insert_message(
                     session,
                     conversation_id,
-                    sender=Sender.CUSTOMER,
+                    sender=sender,
                     text=text,
                     client_message_id=client_message_id,
                     payload=dict(payload or {}),

@@ -587,6 +587,34 @@ def test_messages_are_relayed_both_ways_in_a_cold_handoff(harness: Harness) -> N
     assert harness.assistant.calls == ["my card was stolen"]  # the bot never saw it
 
 
+def test_an_agents_retried_message_is_stored_and_relayed_once(harness: Harness) -> None:
+    with harness.connect_customer() as customer, harness.connect_agent() as ana:
+        auth(ana, harness.token("ana"))
+        started = start(customer)
+        handoff_id = escalate(harness, customer, hand_over("security"))
+        claim(ana, handoff_id)
+        receive_until(customer, event("agent_joined"))
+
+        say(ana, "a1", "Hi, I'm on it.", handoff_id)
+        first_ack = receive_until(ana, of_type("ack"))
+        say(ana, "a1", "Hi, I'm on it.", handoff_id)  # no ack seen: the agent's app retries
+        second_ack = receive_until(ana, of_type("ack"))
+        assert second_ack == first_ack
+        harness.drain()
+
+    with harness.connect_customer() as customer:
+        customer.send_json(
+            {"type": "resume", "v": 1, "resume_token": started["resume_token"], "last_seq": 0}
+        )
+        resumed = receive_until(customer, of_type("resumed"))
+        frames = [receive(customer)]
+        while frames[-1].get("seq") != resumed["last_seq"]:
+            frames.append(receive(customer))
+    agent_lines = [f for f in frames if f.get("type") == "message" and f["sender"] == "agent"]
+    assert [f["text"] for f in agent_lines] == ["Hi, I'm on it."]
+    assert agent_lines[0]["client_message_id"] is None  # the agent's own ids stay internal
+
+
 def test_internal_notes_never_reach_the_customer_live_or_on_resume(harness: Harness) -> None:
     with harness.connect_customer() as customer, harness.connect_agent() as ana:
         auth(ana, harness.token("ana"))

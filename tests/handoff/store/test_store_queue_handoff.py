@@ -380,3 +380,28 @@ def test_queue_entries_are_the_queue_in_order_without_briefs(store: Conversation
     assert [e.conversation_id for e in disputes] == [urgent_later.id, routine.id]
     assert [e.conversation_id for e in everyone] == [other_team.id, urgent_later.id, routine.id]
     assert all(e.acknowledge_due.tzinfo is not None for e in everyone)
+
+
+def test_an_agents_message_is_stored_once_per_client_id(store: ConversationStore) -> None:
+    conversation = new_conversation(store, "agent-retry")
+    customer, _ = store.append_customer_message(
+        conversation.id, client_message_id="x1", text="hello", payload={}, now=NOW
+    )
+
+    first, first_dup = store.append_agent_message(
+        conversation.id, agent_id="ag-1", client_message_id="x1", text="Hi!", payload={},
+        now=NOW,
+    )  # fmt: skip
+    again, again_dup = store.append_agent_message(
+        conversation.id, agent_id="ag-1", client_message_id="x1", text="Hi!", payload={},
+        now=NOW,
+    )  # fmt: skip
+    other, other_dup = store.append_agent_message(
+        conversation.id, agent_id="ag-2", client_message_id="x1", text="Me too", payload={},
+        now=NOW,
+    )  # fmt: skip
+
+    assert (first_dup, again_dup, other_dup) == (False, True, False)
+    assert again.seq == first.seq and first.sender.value == "agent"
+    assert [m.seq for m in store.transcript(conversation.id)] == [customer.seq, 2, 3]
+    assert first.client_message_id == "ag-1:x1"  # namespaced: never the customer's "x1"
