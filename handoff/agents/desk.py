@@ -40,6 +40,7 @@ Refusals raise :class:`~handoff.agents.exceptions.DeskRefusal`; the socket turns
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -325,8 +326,17 @@ class AgentDesk:
         if RoutingMode.AUTO_ASSIGN not in modes.values():
             return []
         async with self._assigning:
-            open_handoffs = await asyncio.to_thread(self._work.open_handoffs)
-            queued = {h.id: h for h in open_handoffs if h.status is HandoffStatus.QUEUED}
+            # Without briefs: this runs on every queued handoff and every freed seat, and only
+            # the handoffs actually assigned below need theirs (read then). The tier the
+            # routing order would take from a brief is already in the priority.
+            open_handoffs = await asyncio.to_thread(
+                functools.partial(self._work.open_handoffs, with_briefs=False)
+            )
+            queued = {
+                h.id: h
+                for h in open_handoffs
+                if h.status is HandoffStatus.QUEUED and modes.get(h.team) is RoutingMode.AUTO_ASSIGN
+            }
             if not queued:
                 return []
             active: defaultdict[str, int] = defaultdict(int)
@@ -339,7 +349,8 @@ class AgentDesk:
             )  # fmt: skip
             done: list[tuple[int, str]] = []
             for handoff_id, agent_id in pairs:
-                if await self._assign(queued[handoff_id], agent_id):
+                full = await asyncio.to_thread(self._store.get_handoff, handoff_id)
+                if full is not None and await self._assign(full, agent_id):
                     done.append((handoff_id, agent_id))
             return done
 
@@ -747,7 +758,8 @@ AGENT_DISCONNECTED = (
 
 
 def _queue_entry(handoff: HandoffRecord) -> QueueEntry:
-    # Routing's view of a queued handoff; the tier comes from the brief's customer.
+    # Routing's view of a queued handoff; the tier comes from the brief's customer when the
+    # brief was read (standard otherwise: equal priorities already mean equal tiers).
     customer = handoff.brief.get("customer") if isinstance(handoff.brief, dict) else None
     raw_tier = customer.get("tier") if isinstance(customer, dict) else None
     tier = Tier(raw_tier) if raw_tier in {t.value for t in Tier} else Tier.STANDARD
