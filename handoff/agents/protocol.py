@@ -20,7 +20,6 @@ Parsing raises only :class:`~handoff.gateway.protocol.ProtocolViolation`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -29,11 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from handoff.agents.canned import CannedResponse
 from handoff.gateway.protocol import (
     MAX_CLIENT_MESSAGE_ID_CHARS,
-    MAX_FRAME_BYTES,
     MAX_TEXT_CHARS,
     CloseCode,
     ProtocolViolation,
     TranscriptFrame,
+    decode_frame,
+    explain_validation,
 )
 from handoff.store.repository import HandoffRecord
 from handoff.store.states import RootCause
@@ -188,35 +188,15 @@ _TYPES = ("claim", "acknowledge", "message", "note", "transfer", "hand_back", "r
           "presence", "typing", "ping")  # fmt: skip
 
 
-def _decode(raw: str | bytes) -> dict[str, Any]:
-    # The customer protocol's rules: measured in UTF-8 bytes, one JSON object.
-    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
-    if size > MAX_FRAME_BYTES:
-        raise ProtocolViolation(f"frame of {size} bytes is over the {MAX_FRAME_BYTES} limit")
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolViolation(f"frame is not valid JSON ({exc}); send one JSON object") from None
-    if not isinstance(value, dict):
-        raise ProtocolViolation(f"frame is a JSON {type(value).__name__}; send one JSON object")
-    return value
-
-
-def _explain(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "frame"
-    return f"{where}: {first['msg']}"
-
-
 def parse_auth(raw: str | bytes) -> AuthFrame:
     """The first frame of a connection: ``auth`` in a supported version."""
-    value = _decode(raw)
+    value = decode_frame(raw)
     if value.get("type") != "auth":
         raise ProtocolViolation(f"the first frame must be 'auth', got {value.get('type')!r}")
     try:
         frame = AuthFrame.model_validate(value)
     except ValidationError as exc:
-        raise ProtocolViolation(f"bad auth frame: {_explain(exc)}") from None
+        raise ProtocolViolation(f"bad auth frame: {explain_validation(exc)}") from None
     if frame.v != AGENT_PROTOCOL_VERSION:
         raise ProtocolViolation(
             f"protocol version {frame.v} is not supported; this server speaks "
@@ -228,7 +208,7 @@ def parse_auth(raw: str | bytes) -> AuthFrame:
 
 def parse_agent_frame(raw: str | bytes) -> ClientFrame:
     """A frame after ``auth``: one of the client frames above (see :data:`AgentFrame`)."""
-    value = _decode(raw)
+    value = decode_frame(raw)
     if value.get("type") not in _TYPES:
         raise ProtocolViolation(
             f"unknown frame type {value.get('type')!r}; expected one of {', '.join(_TYPES)}"
@@ -236,7 +216,7 @@ def parse_agent_frame(raw: str | bytes) -> ClientFrame:
     try:
         return _AGENT_FRAME.validate_python(value)
     except ValidationError as exc:
-        raise ProtocolViolation(f"bad {value['type']} frame: {_explain(exc)}") from None
+        raise ProtocolViolation(f"bad {value['type']} frame: {explain_validation(exc)}") from None
 
 
 # --------------------------------------------------------------------------- server frames

@@ -116,7 +116,9 @@ _OPENING = TypeAdapter(OpeningFrame)
 _CONVERSATION = TypeAdapter(ConversationFrame)
 
 
-def _decode(raw: str | bytes) -> dict[str, Any]:
+def decode_frame(raw: str | bytes) -> dict[str, Any]:
+    """One JSON object from a frame of at most :data:`MAX_FRAME_BYTES`, else
+    :class:`ProtocolViolation` (both websockets use these rules)."""
     # A text frame is measured in UTF-8 bytes, as it travelled, not in characters.
     size = len(raw.encode()) if isinstance(raw, str) else len(raw)
     if size > MAX_FRAME_BYTES:
@@ -130,7 +132,8 @@ def _decode(raw: str | bytes) -> dict[str, Any]:
     return value
 
 
-def _explain(exc: ValidationError) -> str:
+def explain_validation(exc: ValidationError) -> str:
+    """The first problem pydantic found, as ``field: message``."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "frame"
     return f"{where}: {first['msg']}"
@@ -138,7 +141,7 @@ def _explain(exc: ValidationError) -> str:
 
 def parse_opening(raw: str | bytes) -> StartFrame | ResumeFrame:
     """The first frame of a connection: ``start`` or ``resume`` in a supported version."""
-    value = _decode(raw)
+    value = decode_frame(raw)
     if value.get("type") not in ("start", "resume"):
         raise ProtocolViolation(
             f"the first frame must be 'start' or 'resume', got {value.get('type')!r}"
@@ -146,7 +149,7 @@ def parse_opening(raw: str | bytes) -> StartFrame | ResumeFrame:
     try:
         frame = _OPENING.validate_python(value)
     except ValidationError as exc:
-        raise ProtocolViolation(f"bad {value['type']} frame: {_explain(exc)}") from None
+        raise ProtocolViolation(f"bad {value['type']} frame: {explain_validation(exc)}") from None
     if frame.v != PROTOCOL_VERSION:
         raise ProtocolViolation(
             f"protocol version {frame.v} is not supported; this server speaks {PROTOCOL_VERSION}",
@@ -159,7 +162,7 @@ def parse_conversation_frame(
     raw: str | bytes,
 ) -> MessageFrame | PingFrame | CustomerTypingFrame | ReadFrame:
     """A frame after the opening: ``message``, ``ping``, ``typing`` or ``read``."""
-    value = _decode(raw)
+    value = decode_frame(raw)
     if value.get("type") not in _CONVERSATION_TYPES:
         raise ProtocolViolation(
             f"expected a 'message', 'ping', 'typing' or 'read' frame, got {value.get('type')!r}"
@@ -167,7 +170,7 @@ def parse_conversation_frame(
     try:
         return _CONVERSATION.validate_python(value)
     except ValidationError as exc:
-        raise ProtocolViolation(f"bad {value['type']} frame: {_explain(exc)}") from None
+        raise ProtocolViolation(f"bad {value['type']} frame: {explain_validation(exc)}") from None
 
 
 # --------------------------------------------------------------------------- server frames
