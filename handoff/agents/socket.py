@@ -12,7 +12,6 @@ order. The frames are in :mod:`handoff.agents.protocol`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -37,8 +36,8 @@ from handoff.agents.protocol import (
 from handoff.agents.tokens import verify_agent_token
 from handoff.gateway.customer_socket import (
     OpeningRefused,
-    close_reason,
-    origin_allowed,
+    close_socket,
+    handshake,
     receive_frame,
 )
 from handoff.gateway.hub import Subscriber
@@ -57,30 +56,14 @@ async def agent_socket(websocket: WebSocket) -> None:
     """One agent's desk; see the module docstring."""
     settings: Settings = websocket.app.state.settings
     desk: AgentDesk = websocket.app.state.desk
-    if not origin_allowed(
-        websocket.headers.get("origin"),
-        websocket.headers.get("host"),
-        settings.gateway.allowed_origins,
-    ):
-        logger.warning("agent socket refused: origin %s", websocket.headers.get("origin"))
-        await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="origin not allowed")
-        return
-    await websocket.accept()
-    try:
-        raw = await asyncio.wait_for(
-            receive_frame(websocket), timeout=settings.gateway.handshake_timeout_seconds
-        )
-        agent = await _authenticate(websocket, settings, parse_auth(raw).token)
-    except TimeoutError:
-        await _close(websocket, CloseCode.HANDSHAKE_TIMEOUT, "send 'auth' first")
-        return
-    except ProtocolViolation as exc:
-        await _close(websocket, exc.close_code, str(exc))
-        return
-    except OpeningRefused as exc:
-        await _close(websocket, exc.code, exc.reason)
-        return
-    except WebSocketDisconnect:
+
+    async def opening(raw: str | bytes) -> AgentRecord:
+        return await _authenticate(websocket, settings, parse_auth(raw).token)
+
+    agent = await handshake(
+        websocket, settings.gateway, name="agent", hint="send 'auth' first", opening=opening
+    )
+    if agent is None:
         return
     writer = Subscriber(websocket.send_text)
     writer.start()
@@ -116,7 +99,9 @@ async def _work(desk: AgentDesk, websocket: WebSocket, connection: AgentConnecti
         except WebSocketDisconnect:
             return
         if connection.writer.overflowed:
-            await _close(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; reconnect")
+            await close_socket(
+                websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; reconnect"
+            )
             return
         try:
             await _act(desk, connection, parse_agent_frame(raw))
@@ -152,8 +137,3 @@ async def _act(desk: AgentDesk, connection: AgentConnection, frame: ClientFrame)
             await desk.agent_typing(connection, handoff_id)
         case _:  # ping
             connection.send(PongFrame())
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-        await websocket.close(code=code, reason=close_reason(reason))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -54,7 +55,7 @@ from handoff.gateway.protocol import (
     parse_opening,
 )
 from handoff.gateway.transcript import customer_frames
-from handoff.settings import Settings
+from handoff.settings import GatewaySettings, Settings
 from handoff.store.repository import ConversationRecord
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: the reason fits a 125-byte control frame
+
+_Opened = TypeVar("_Opened")
 
 # Close reason after "<reason_code>: " for a rejected identity token (docs/protocol.md).
 _IDENTITY_ADVICE = {
@@ -128,35 +131,57 @@ async def receive_frame(websocket: WebSocket) -> str | bytes:
     return bytes(message.get("bytes") or b"")
 
 
-@router.websocket("/ws/customer")
-async def customer_socket(websocket: WebSocket) -> None:
-    """One customer's chat; see the module docstring and ``docs/protocol.md``."""
-    gateway: Gateway = websocket.app.state.gateway
-    settings = gateway.settings.gateway
-    if not origin_allowed(
-        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
-    ):
-        logger.warning("customer socket refused: origin %s", websocket.headers.get("origin"))
+async def handshake(
+    websocket: WebSocket,
+    settings: GatewaySettings,
+    *,
+    name: str,
+    hint: str,
+    opening: Callable[[str | bytes], Awaitable[_Opened]],
+) -> _Opened | None:
+    """The edge rules the customer and agent sockets share; ``None`` once the socket is closed.
+
+    The origin rule first (close 1008, before accepting), then the opening frame within the
+    handshake timeout (else close 4408 with ``hint``), handed to ``opening``, whose refusals
+    (:class:`ProtocolViolation`, :class:`OpeningRefused`) close the socket with their code.
+    """
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, websocket.headers.get("host"), settings.allowed_origins):
+        logger.warning("%s socket refused: origin %s", name, origin)
         await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="origin not allowed")
-        return
+        return None
     await websocket.accept()
     try:
         raw = await asyncio.wait_for(
             receive_frame(websocket), timeout=settings.handshake_timeout_seconds
         )
-        opening = parse_opening(raw)
-        conversation_id, subscriber = await _open(gateway, websocket, opening)
+        return await opening(raw)
     except TimeoutError:
-        await _close(websocket, CloseCode.HANDSHAKE_TIMEOUT, "send 'start' or 'resume' first")
-        return
+        await close_socket(websocket, CloseCode.HANDSHAKE_TIMEOUT, hint)
     except ProtocolViolation as exc:
-        await _close(websocket, exc.close_code, str(exc))
-        return
+        await close_socket(websocket, exc.close_code, str(exc))
     except OpeningRefused as exc:
-        await _close(websocket, exc.code, exc.reason)
-        return
+        await close_socket(websocket, exc.code, exc.reason)
     except WebSocketDisconnect:
+        pass
+    return None
+
+
+@router.websocket("/ws/customer")
+async def customer_socket(websocket: WebSocket) -> None:
+    """One customer's chat; see the module docstring and ``docs/protocol.md``."""
+    gateway: Gateway = websocket.app.state.gateway
+
+    async def opening(raw: str | bytes) -> tuple[str, Subscriber]:
+        return await _open(gateway, websocket, parse_opening(raw))
+
+    opened = await handshake(
+        websocket, gateway.settings.gateway, name="customer",
+        hint="send 'start' or 'resume' first", opening=opening,
+    )  # fmt: skip
+    if opened is None:
         return
+    conversation_id, subscriber = opened
     try:
         await _converse(gateway, websocket, conversation_id, subscriber)
     finally:
@@ -261,7 +286,7 @@ async def _converse(
         except WebSocketDisconnect:
             return
         if subscriber.overflowed:
-            await _close(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; resume")
+            await close_socket(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; resume")
             return
         try:
             frame = parse_conversation_frame(raw)
@@ -320,6 +345,7 @@ async def _receive(
     )  # fmt: skip
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+async def close_socket(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with ``code`` and ``reason`` (cut to fit); a socket already gone is fine."""
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=code, reason=close_reason(reason))
