@@ -83,6 +83,18 @@ LocalPath = Annotated[Path, AfterValidator(_expand_user)]
 """A filesystem path; a leading ``~`` is expanded."""
 
 
+def _refuse_placeholder(
+    secret: SecretStr, placeholder: str, allowed: bool, what: str, variable: str
+) -> None:
+    # Called from model_post_init: pydantic reports the ValueError as a ValidationError,
+    # like a validator's.
+    if not allowed and secret.get_secret_value() == placeholder:
+        raise ValueError(
+            f"the {what} is the public development placeholder: set "
+            f"{variable} to a random value of 32 characters or more"
+        )
+
+
 class _Group(BaseModel):
     # A misspelt key in a group (HANDOFF_SERVER__PROT) is an error, not silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -227,15 +239,10 @@ class IdentitySettings(_Group):
     )
 
     def model_post_init(self, context: object, /) -> None:
-        # pydantic reports a ValueError raised here as a ValidationError, like a validator's.
-        if (
-            not self.allow_development_secret
-            and self.secret.get_secret_value() == DEVELOPMENT_IDENTITY_SECRET
-        ):
-            raise ValueError(
-                "the identity secret is the public development placeholder: set "
-                "HANDOFF_IDENTITY__SECRET to a random value of 32 characters or more"
-            )
+        _refuse_placeholder(
+            self.secret, DEVELOPMENT_IDENTITY_SECRET, self.allow_development_secret,
+            "identity secret", "HANDOFF_IDENTITY__SECRET",
+        )  # fmt: skip
 
 
 class GatewaySettings(_Group):
@@ -301,14 +308,10 @@ class AgentSettings(_Group):
     )
 
     def model_post_init(self, context: object, /) -> None:
-        if (
-            not self.allow_development_secret
-            and self.token_secret.get_secret_value() == DEVELOPMENT_AGENT_TOKEN_SECRET
-        ):
-            raise ValueError(
-                "the agent token secret is the public development placeholder: set "
-                "HANDOFF_AGENTS__TOKEN_SECRET to a random value of 32 characters or more"
-            )
+        _refuse_placeholder(
+            self.token_secret, DEVELOPMENT_AGENT_TOKEN_SECRET, self.allow_development_secret,
+            "agent token secret", "HANDOFF_AGENTS__TOKEN_SECRET",
+        )  # fmt: skip
 
 
 class MonitorSettings(_Group):
