@@ -56,6 +56,8 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks.gateway_bench import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BRIEF_P99_MS = 50.0
 TARGET_RELAY_RATIO = 3.0
@@ -69,13 +71,6 @@ CONNECT_CONCURRENCY = 25
 TIMEOUT = 60.0
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def raise_open_file_limit() -> tuple[int, int]:

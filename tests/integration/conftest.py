@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from customer_chat import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 300
@@ -39,18 +39,6 @@ class RunningStack:
             int(url.rsplit(":", 1)[1])
             for url in (self.service_url, self.rasa_url, self.actions_url)
         ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _require_models() -> None:
