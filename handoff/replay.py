@@ -27,9 +27,10 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handoff.brief.builder import CustomerInfo
 from handoff.escalation.decision import Tier
 from handoff.escalation.policy import load_escalation_policy
-from handoff.gateway.conversations import ConversationService, CustomerContext, TurnResult
+from handoff.gateway.conversations import ConversationService, TurnResult
 from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import RasaTurnClient
@@ -128,7 +129,7 @@ async def replay_conversation(
     service: ConversationService, conversation: ReplayConversation, output: IO[str]
 ) -> list[TurnResult]:
     """Run one conversation's messages in order until the first escalation."""
-    customer = CustomerContext(None, None, Tier(conversation.account_tier))
+    customer = CustomerInfo(None, None, Tier(conversation.account_tier))
     record, _ = await service.start(customer)
     results = []
     for turn, text in enumerate(conversation.messages):

@@ -126,18 +126,6 @@ class AgentPresence(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerContext:
-    """Who the customer is, from a verified identity (or anonymous, tier standard)."""
-
-    customer_id: str | None
-    name: str | None
-    tier: Tier
-
-
-ANONYMOUS = CustomerContext(customer_id=None, name=None, tier=Tier.STANDARD)
-
-
-@dataclass(frozen=True, slots=True)
 class Receipt:
     """A stored customer message: its sequence number, whether it was a retry, and the turn."""
 
@@ -202,19 +190,19 @@ class ConversationService:
 
     # --- opening ----------------------------------------------------------------------
 
-    async def start(self, customer: CustomerContext) -> tuple[ConversationRecord, str]:
+    async def start(self, customer: CustomerInfo) -> tuple[ConversationRecord, str]:
         """A new conversation owned by the bot, and the resume token (shown only once)."""
         token = secrets.token_urlsafe(32)
         record = await asyncio.to_thread(
             self._store.create_conversation,
-            customer_id=customer.customer_id,
+            customer_id=customer.id,
             customer_name=customer.name,
             tier=customer.tier.value,
             channel=self._channel,
             resume_token_hash=hash_token(token),
             now=self._clock(),
         )
-        logger.info("conversation %s started (%s)", record.id, customer.customer_id or "anonymous")
+        logger.info("conversation %s started (%s)", record.id, customer.id or "anonymous")
         return record, token
 
     async def find(self, resume_token: str) -> ConversationRecord:

@@ -21,13 +21,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import Engine
 
+from handoff.brief.builder import ANONYMOUS, CustomerInfo
 from handoff.escalation.decision import Tier
 from handoff.exceptions import DependencyUnavailable
 from handoff.gateway.conversations import (
-    ANONYMOUS,
     ConversationService,
     ConversationUnavailable,
-    CustomerContext,
     queue_frame,
 )
 from handoff.gateway.hub import ConversationHub, Subscriber
@@ -254,7 +253,7 @@ async def _catch_up(
         subscriber.send_control(queue_frame(outlook).model_dump_json())
 
 
-async def _customer(gateway: Gateway, token: str | None) -> CustomerContext:
+async def _customer(gateway: Gateway, token: str | None) -> CustomerInfo:
     if token is None:
         return ANONYMOUS
     settings = gateway.settings.identity
@@ -274,7 +273,7 @@ async def _customer(gateway: Gateway, token: str | None) -> CustomerContext:
         raise OpeningRefused(
             CloseCode.TRY_AGAIN_LATER, f"cannot verify the customer: {exc}"
         ) from None
-    return CustomerContext(profile.customer_id, profile.name, Tier(profile.tier.value))
+    return CustomerInfo(profile.customer_id, profile.name, Tier(profile.tier.value))
 
 
 async def _converse(

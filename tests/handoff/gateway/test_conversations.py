@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
+from handoff.brief.builder import CustomerInfo
 from handoff.brief.schema import HandoffBrief
 from handoff.escalation.decision import Tier
 from handoff.escalation.policy import EscalationPolicy, load_policy
 from handoff.gateway.conversations import (
     BOT_TROUBLE_TEXT,
     ConversationService,
-    CustomerContext,
     hash_token,
 )
 from handoff.gateway.hub import ConversationHub, Subscriber
@@ -42,8 +42,8 @@ from handoff.store.repository import ConversationStore, NewMessage
 from handoff.store.states import ConversationState, Sender
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-PREMIUM = CustomerContext("cus_1002", "Ana Premium", Tier.PREMIUM)
-STANDARD = CustomerContext("cus_1001", "Sam Standard", Tier.STANDARD)
+PREMIUM = CustomerInfo("cus_1002", "Ana Premium", Tier.PREMIUM)
+STANDARD = CustomerInfo("cus_1001", "Sam Standard", Tier.STANDARD)
 
 
 def reading(label: str = "neutral", frustration: float = 0.05) -> SentimentReading:
@@ -310,7 +310,7 @@ async def test_a_more_urgent_handoff_moves_the_queue_and_tells_the_customer(
     service: ConversationService, assistant: FakeAssistant
 ) -> None:
     standard, _ = await service.start(STANDARD)
-    plus, _ = await service.start(CustomerContext("cus_1003", "Pat Plus", Tier.PLUS))
+    plus, _ = await service.start(CustomerInfo("cus_1003", "Pat Plus", Tier.PLUS))
     sent: list[str] = []
 
     async def send(text: str) -> None:
