@@ -46,13 +46,17 @@ setup: $(VENV)/.installed $(VENV_RASA)/.installed ## Create both environments
 
 # PostgreSQL's server binaries: the store's tests start a throwaway server of their own
 # (tests/postgres_server.py). Debian keeps them off PATH, in /usr/lib/postgresql/<version>/bin.
-system-deps: ## Install the system packages the tests need (PostgreSQL) when missing
-	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "PostgreSQL server binaries found"; \
+# Chromium: the browser tests drive Debian's package through Playwright (never a downloaded one).
+system-deps: ## Install the system packages the tests need (PostgreSQL, Chromium) when missing
+	@MISSING=""; \
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || MISSING="$$MISSING postgresql"; \
+	command -v chromium >/dev/null || MISSING="$$MISSING chromium"; \
+	if [ -z "$$MISSING" ]; then \
+	  echo "PostgreSQL server binaries and Chromium found"; \
 	else \
 	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get update && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$MISSING; \
 	fi
 
 # --- built artefacts ----------------------------------------------------------------------

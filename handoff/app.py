@@ -12,6 +12,7 @@ shutdown. A missing sentiment model does not stop the service: ``/healthz`` answ
 * ``/api/agents/login`` and ``/api/agents/me``: agents' log-in (see :mod:`handoff.agents.routes`).
 * ``/ws/customer`` and ``/ws/agent``: the customers' chat and the agents' desk
   (:mod:`handoff.gateway.customer_socket`, :mod:`handoff.agents.socket`).
+* ``/``, ``/widget.js``, ``/agent``, ``/supervisor``: the browser pages (:mod:`handoff.web`).
 
 OpenAPI stays on: the interactive docs are at ``/docs``.
 """
@@ -49,6 +50,7 @@ from handoff.settings import Settings, get_settings
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
+from handoff.web import pages
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
             app.state.monitor = monitor
             monitor.start()
             app.state.agent_store = AgentStore(resources.service_engine)
+            app.state.work_store = AgentWorkStore(resources.service_engine)
             # Loaded once here; routes score through its batcher, never loading a model.
             app.state.sentiment = resources.sentiment
             app.state.probes = (
@@ -119,6 +122,8 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
     app.include_router(agent_socket.router)
     app.include_router(routes.router)
     app.include_router(agent_routes.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app
 
 

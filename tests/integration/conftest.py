@@ -12,13 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from customer_chat import free_port, port_open
+from browser import CHROMIUM_ARGS, SCREENSHOTS, chromium_path
+from customer_chat import TURN_SECONDS, free_port, port_open
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 300
@@ -32,6 +34,11 @@ class RunningStack:
     actions_url: str
     bank_url: str
     log: Path
+
+    @property
+    def database_url(self) -> str:
+        """The service's own database (SQLite beside the log)."""
+        return f"sqlite:///{self.log.parent / 'handoff.sqlite'}"
 
     @property
     def ports(self) -> list[int]:
@@ -69,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "HANDOFF_RASA__URL": running.rasa_url,
         "HANDOFF_ACTIONS__URL": running.actions_url,
         "HANDOFF_BANK__URL": bank_url,
-        "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
+        "HANDOFF_DATABASE__URL": running.database_url,
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
     }
     with running.log.open("wb") as log:
@@ -94,6 +101,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         raise RuntimeError(f"ports {still_open} still served after the stack stopped")
 
 
+@pytest.fixture(scope="session")
+def demo_agents(stack: RunningStack) -> None:
+    """The demo agents (password ``demo-password``) in the stack's service database."""
+    subprocess.run(
+        [sys.executable, "-m", "handoff", "agents", "seed-demo"],
+        cwd=ROOT,
+        env={**os.environ, "HANDOFF_DATABASE__URL": stack.database_url},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 def _wait_until_ready(running: RunningStack) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -109,3 +129,51 @@ def _wait_until_ready(running: RunningStack) -> None:
     pytest.fail(
         f"the stack was not ready in {STARTUP_SECONDS} s:\n{running.log.read_text()[-4000:]}"
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session (Debian's package, never a downloaded one)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.fail("No Chromium on PATH: `make system-deps` installs Debian's chromium package.")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+    """A factory of pages, each in a fresh context (its own storage: one person per context).
+
+    Every console error or uncaught exception on any page fails the test at teardown.
+    """
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def make() -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TURN_SECONDS * 1000)
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{page.url}: {message.text}") if message.type == "error" else None
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, "errors in the browser:\n" + "\n".join(errors)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """The folder screenshots go to (``reports/browser/``)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -10,69 +10,20 @@ start) and hands the customer back to the assistant with a summary that Rasa the
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
+from agent_desk import agent_socket, agent_url, queued_for
 from customer_chat import TURN_SECONDS, Chat, Frame, after, identity_token, is_bot, is_event
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from handoff.agents.demo import DEMO_PASSWORD
-
 pytestmark = pytest.mark.integration
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Both demo agents of the general team, where a standard customer's "a person, please" goes
 # (request_human: sev3; no topic category -> technical; technical sev3 -> general, claim mode).
 GENERAL_AGENTS = {"carla.relationship": "Carla Nunes", "dev.support": "Dev Patel"}
-
-
-def database_url(stack) -> str:
-    return f"sqlite:///{stack.log.parent / 'handoff.sqlite'}"
-
-
-@pytest.fixture(scope="module")
-def demo_agents(stack) -> None:
-    """The stack's service database with the demo agents (idempotent)."""
-    subprocess.run(
-        [sys.executable, "-m", "handoff", "agents", "seed-demo"],
-        cwd=ROOT,
-        env={**os.environ, "HANDOFF_DATABASE__URL": database_url(stack)},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def login(service_url: str, username: str) -> str:
-    response = httpx.post(
-        f"{service_url}/api/agents/login",
-        json={"username": username, "password": DEMO_PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
-
-
-def agent_url(service_url: str) -> str:
-    return service_url.replace("http://", "ws://", 1) + "/ws/agent"
-
-
-@contextmanager
-def agent_socket(service_url: str, username: str) -> Iterator[tuple[Chat, Frame]]:
-    """An authenticated agent socket (a :class:`Chat` for its frames) and its ``welcome``."""
-    token = login(service_url, username)
-    with connect(agent_url(service_url), open_timeout=10, close_timeout=5) as connection:
-        desk = Chat(connection)
-        desk.send(type="auth", token=token)
-        welcome = desk.wait_for(lambda f: f["type"] == "welcome", timeout=10)
-        yield desk, welcome
 
 
 def refused_with(service_url: str, token: str) -> ConnectionClosed:
@@ -84,12 +35,6 @@ def refused_with(service_url: str, token: str) -> ConnectionClosed:
                 frame = json.loads(connection.recv(timeout=TURN_SECONDS))
                 assert frame["type"] not in {"welcome", "claimed"}, f"accepted: {frame}"
     return closed.value
-
-
-def queued_for(conversation_id: str):
-    return lambda f: (
-        f["type"] == "handoff_queued" and f["handoff"]["conversation_id"] == conversation_id
-    )
 
 
 def test_customer_tokens_and_foreign_origins_are_refused_on_the_agent_socket(

@@ -40,7 +40,7 @@ FURIOUS = (
 @pytest.fixture(scope="module")
 def store(stack) -> Iterator[ConversationStore]:
     # The session stack keeps its service database beside its log (tests/integration/conftest.py).
-    with open_store(f"sqlite:///{stack.log.parent / 'handoff.sqlite'}") as store:
+    with open_store(stack.database_url) as store:
         yield store
 
 
