@@ -286,6 +286,19 @@ class AgentDesk:
         """The sockets connected now."""
         return list(self._connections)
 
+    def presence(self) -> dict[str, Status]:
+        """Each agent with a socket open: online if any of their sockets is, else away."""
+        seen: dict[str, Status] = {}
+        for connection in self._connections:
+            if seen.get(connection.agent.id) != "online":
+                seen[connection.agent.id] = connection.status
+        return seen
+
+    def team_routing(self) -> dict[str, str]:
+        """Each team the desk serves, with its routing mode."""
+        teams = self._teams if self._teams is not None else frozenset(self._rules)
+        return {team: self.routing_mode(team).value for team in teams}
+
     async def alert_supervisors(self, team: str, frame: BaseModel) -> None:
         """Send ``frame`` to every connected supervisor (supervisors see every team, ``team``
         included); a supervisor with several sockets gets it on each."""

@@ -7,6 +7,9 @@
   a missing, invalid or expired token, or an account deactivated since, is a 401.
 * ``GET /api/agents/canned-responses`` answers the canned responses of the agent's teams
   (every one for a supervisor), from ``app.state.desk``; same 401s.
+* ``GET /api/agents/overview`` answers the supervisor's overview (queues per team, agents'
+  presence and load, SLA alerts, today's escalations by reason); a 403 for an agent who is
+  not a supervisor. "Today" starts at midnight UTC.
 
 The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
 ``app.state.agent_store`` and the settings in ``app.state.settings``. :func:`current_agent` is
@@ -28,8 +31,10 @@ from handoff.agents.accounts import MAX_PASSWORD_LENGTH, AgentRecord, AgentStore
 from handoff.agents.canned import CannedResponse
 from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
+from handoff.agents.overview import Overview, build_overview
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
 from handoff.settings import AgentSettings, Settings
+from handoff.store.agent_work import AgentWorkStore
 from handoff.store.states import AgentRole
 
 logger = logging.getLogger(__name__)
@@ -163,3 +168,44 @@ async def canned_responses(
     """The ready-made replies this agent may use, in file order."""
     desk: AgentDesk = request.app.state.desk
     return desk.canned_responses(agent)
+
+
+@router.get(
+    "/overview",
+    summary="The supervisor's overview",
+    responses={
+        401: {"description": "No valid agent token"},
+        403: {"description": "The account is not a supervisor's"},
+    },
+)
+async def overview(
+    request: Request,
+    agent: Annotated[AgentRecord, Depends(current_agent)],
+    store: Annotated[AgentStore, Depends(_agent_store)],
+    now: Annotated[datetime, Depends(agent_clock)],
+) -> Overview:
+    """Every team's queue, every agent's presence and load, the SLA warnings and breaches of
+    open handoffs, and the escalations queued since midnight UTC by reason."""
+    if agent.role is not AgentRole.SUPERVISOR:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the overview is for supervisors")
+    desk: AgentDesk = request.app.state.desk
+    work: AgentWorkStore = request.app.state.work_store
+    settings: Settings = request.app.state.settings
+    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # The desk's state lives on the event loop: read it here, the database on a thread.
+    teams, presence = desk.team_routing(), desk.presence()
+
+    def read() -> Overview:
+        return build_overview(
+            now=now,
+            day_start=day_start,
+            teams=teams,
+            agents=[a for a in store.list_agents() if a.active],
+            presence=presence,
+            open_handoffs=work.open_handoffs(),
+            sla_events=work.open_sla_events(),
+            todays_handoffs=work.handoffs_queued_since(day_start),
+            warning_fraction=settings.monitor.warning_fraction,
+        )
+
+    return await asyncio.to_thread(read)

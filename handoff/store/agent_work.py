@@ -449,6 +449,18 @@ class AgentWorkStore:
             rows = session.scalars(query)
             return [_handoff_record(row, with_brief=with_briefs) for row in rows]
 
+    def handoffs_queued_since(self, since: datetime) -> list[HandoffRecord]:
+        """Every handoff first queued at or after ``since``, whatever its status now, oldest
+        first; without briefs (the supervisor's daily counts need none)."""
+        query = (
+            select(Handoff)
+            .where(Handoff.created_at >= since)
+            .order_by(Handoff.created_at, Handoff.id)
+            .options(defer(Handoff.brief, raiseload=True))
+        )
+        with self._read() as session:
+            return [_handoff_record(row, with_brief=False) for row in session.scalars(query)]
+
     def open_sla_events(self) -> dict[int, list[SlaEventRecord]]:
         """The recorded SLA events of every open handoff, by handoff id, oldest first."""
         open_statuses = (HandoffStatus.QUEUED.value, HandoffStatus.ASSIGNED.value)
