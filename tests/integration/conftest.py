@@ -7,6 +7,8 @@ too and never touch a stack a developer has running.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +36,9 @@ class RunningStack:
     actions_url: str
     bank_url: str
     log: Path
+    embedding_site: str
+    """A host site (``http://localhost:<port>``, nothing served yet) allowed to embed the widget;
+    loopback like the service, so Chromium lets its pages load the widget from the service."""
 
     @property
     def database_url(self) -> str:
@@ -69,6 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         actions_url=f"http://127.0.0.1:{actions_port}",
         bank_url=bank_url,
         log=workdir / "stack.log",
+        embedding_site=f"http://localhost:{free_port()}",
     )
     env = {
         **os.environ,
@@ -78,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "HANDOFF_BANK__URL": bank_url,
         "HANDOFF_DATABASE__URL": running.database_url,
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
+        "HANDOFF_GATEWAY__ALLOWED_ORIGINS": json.dumps([running.embedding_site]),
     }
     with running.log.open("wb") as log:
         process = subprocess.Popen(
@@ -87,9 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = RunningStack(
-        process, running.service_url, running.rasa_url, running.actions_url, bank_url, running.log
-    )
+    running = dataclasses.replace(running, process=process)
     _wait_until_ready(running)
     yield running
     if process.poll() is None:
