@@ -116,9 +116,10 @@ class AgentConnection:
         """Whether handoffs of ``team`` are this agent's business."""
         return self.supervisor or team in self.agent.teams
 
-    def send(self, frame: BaseModel) -> None:
-        """Queue ``frame`` for this socket; never waits on it."""
-        self.writer.send_control(frame.model_dump_json())
+    def send(self, frame: BaseModel | str) -> None:
+        """Queue ``frame`` (a model, or its JSON already serialised) for this socket; never
+        waits on it."""
+        self.writer.send_control(frame if isinstance(frame, str) else frame.model_dump_json())
 
 
 def agent_frame(message: MessageRecord, handoff_id: int) -> AgentTranscriptFrame:
@@ -314,7 +315,9 @@ class AgentDesk:
     async def on_handoff_queued(self, handoff: HandoffRecord) -> None:
         """Push a newly queued (or transferred) handoff, with its brief, to those who may take
         it: online members of its team and online supervisors."""
-        frame = HandoffQueuedFrame(handoff=HandoffView.of(handoff))
+        # Serialised once: the brief carries the whole transcript, and every eligible agent
+        # of the team gets the same bytes.
+        frame = HandoffQueuedFrame(handoff=HandoffView.of(handoff)).model_dump_json()
         pushed = 0
         for connection in list(self._connections):
             if connection.status == "online" and connection.may_see(handoff.team):

@@ -23,6 +23,7 @@ then review the generated file: autogenerate is a draft, not a migration.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,18 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite connection waits for another's write lock before failing."""
 
 _BEGIN_OPTION = "handoff_sqlite_begin"  # execution option read by the "begin" listener
+_HOLDS_WRITE_LOCK = "handoff_holds_write_lock"  # in Connection.info while a writer runs
+
+# One lock per SQLite file (every engine of this process on it shares it); see _on_begin.
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(url: URL) -> threading.Lock:
+    file = _sqlite_file(url)
+    key = str(file.resolve()) if file is not None else f"memory:{id(url)}"
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
 
 
 def create_database_engine(url: str | URL) -> Engine:
@@ -158,7 +171,31 @@ def _configure_sqlite(engine: Engine) -> None:
         finally:
             cursor.close()
 
+    write_lock = _write_lock(engine.url)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "IMMEDIATE":
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Writers of this process queue on a lock of ours before asking SQLite: a writer
+        # refused by SQLite's busy handler sleeps in steps of up to 100 ms before it tries
+        # again, long after the lock is free; ours wakes the next one the moment it is.
+        if not write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise TimeoutError(
+                f"no write lock on {engine.url.database} in {SQLITE_BUSY_TIMEOUT_MS} ms"
+            )
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            write_lock.release()
+            raise
+        connection.info[_HOLDS_WRITE_LOCK] = True
+
+    def _end(connection: Any) -> None:
+        if connection.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
+
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)

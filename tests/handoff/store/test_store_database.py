@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from handoff.exceptions import ConfigurationError
 from handoff.store.database import (
     alembic_config,
     create_database_engine,
+    for_writing,
     upgrade_database,
 )
 from handoff.store.models import Base
@@ -127,3 +130,45 @@ def test_a_folder_that_cannot_be_created_is_a_configuration_error(tmp_path: Path
 
     with pytest.raises(ConfigurationError, match="cannot create the folder"):
         create_database_engine(f"sqlite:///{blocker}/handoff.sqlite")
+
+
+def test_sqlite_writers_queue_in_process_and_every_ending_frees_the_next(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/handoff.sqlite"
+    engine, other_engine = create_database_engine(url), create_database_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE note (body TEXT)")
+        writer, other = for_writing(engine), for_writing(other_engine)
+        # Ended by commit, by rollback, and by a session closed without either: each frees
+        # the lock (a second writer would otherwise wait out the 30 s timeout).
+        with writer.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO note VALUES ('committed')")
+        with pytest.raises(RuntimeError), writer.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO note VALUES ('rolled back')")
+            raise RuntimeError("roll back")
+        with Session(writer) as session:
+            session.execute(text("INSERT INTO note VALUES ('never committed')"))
+
+        # Two engines on one file share the lock: the second writer waits for the first.
+        order: list[str] = []
+        with other.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO note VALUES ('first')")
+            waiting = threading.Thread(target=write_second, args=(writer, order))
+            waiting.start()
+            waiting.join(timeout=0.3)
+            assert waiting.is_alive()  # queued behind the open write transaction
+            order.append("first committed")
+        waiting.join(timeout=10)
+        assert order == ["first committed", "second"]
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT body FROM note").scalars().all()
+        assert rows == ["committed", "first", "second"]
+    finally:
+        engine.dispose()
+        other_engine.dispose()
+
+
+def write_second(writer: Engine, order: list[str]) -> None:
+    with writer.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO note VALUES ('second')")
+        order.append("second")
