@@ -566,10 +566,10 @@ class AgentDesk:
             )  # fmt: skip
         self._release(handoff)
         await self._publish_since(handoff.conversation_id, before)
-        # The assistant gets the agent's summary (slot handback_summary) so it can carry on.
-        await self._service.handed_back(handoff.conversation_id, summary)
         connection.send(DoneFrame(action="handed_back", handoff_id=handoff_id))
         await self._freed(connection.agent)
+        # The assistant gets the agent's summary (slot handback_summary) and carries on.
+        await self._service.returned_to_bot(handoff.conversation_id, summary)
 
     async def resolve(self, connection: AgentConnection, frame: ResolveFrame) -> None:
         """Resolve with the agent's record; the store decides ``within_sla``."""
@@ -598,6 +598,7 @@ class AgentDesk:
             )  # fmt: skip
         )
         await self._freed(connection.agent)
+        await self._service.returned_to_bot(handoff.conversation_id, None)
 
     # --- typing and receipts --------------------------------------------------------------
 

@@ -86,7 +86,8 @@ class SlaAlertView(BaseModel):
 
 
 class TodaysEscalations(BaseModel):
-    """The handoffs queued since ``since``, counted by reason code, team and severity.
+    """The handoffs queued since ``since``, counted by reason code, team and severity, and
+    the customers' ratings of them (1..5, asked by the assistant afterwards).
 
     A handoff counts once in ``total`` and once under each reason that fired for it.
     """
@@ -96,6 +97,8 @@ class TodaysEscalations(BaseModel):
     by_reason: dict[str, int]
     by_team: dict[str, int]
     by_severity: dict[str, int]
+    ratings: int
+    average_rating: float | None
 
 
 class Overview(BaseModel):
@@ -240,15 +243,20 @@ def _todays(day_start: datetime, handoffs: Iterable[HandoffRecord]) -> TodaysEsc
     by_team: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
     total = 0
+    ratings: list[int] = []
     for handoff in handoffs:
         total += 1
         by_reason.update(set(_reason_codes(handoff)))
         by_team[handoff.team] += 1
         by_severity[handoff.severity] += 1
+        if handoff.satisfaction_rating is not None:
+            ratings.append(handoff.satisfaction_rating)
     return TodaysEscalations(
         since=day_start,
         total=total,
         by_reason=dict(by_reason.most_common()),
         by_team=dict(sorted(by_team.items())),
         by_severity=dict(sorted(by_severity.items())),
+        ratings=len(ratings),
+        average_rating=round(sum(ratings) / len(ratings), 2) if ratings else None,
     )

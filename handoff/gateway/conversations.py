@@ -14,6 +14,7 @@ conversation is resumed: its message is stored, so nothing the customer said is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -35,6 +36,7 @@ from handoff.gateway.hub import ConversationHub
 from handoff.gateway.outlook import Outlook, QueuedItem, outlook, outlook_at
 from handoff.gateway.protocol import QueueFrame
 from handoff.gateway.rasa_client import (
+    BotReply,
     BotRequestRejected,
     BotUnavailable,
     RasaTurn,
@@ -69,6 +71,10 @@ HandoffObserver = Callable[[HandoffRecord], Awaitable[None]]
 REQUEST_HUMAN_INTENT = "request_human"
 HANDBACK_SUMMARY_SLOT = "handback_summary"
 """The slot (bot/domain/account.yml) that carries the agent's summary back to the assistant."""
+SATISFACTION_SLOT = "satisfaction_rating"
+"""The slot the assistant fills with the customer's rating (1..5) of the human help."""
+BACK_FROM_AGENT_INTENT = "EXTERNAL_back_from_agent"
+"""The external intent that lets the assistant speak first when a conversation is its again."""
 BOT_TROUBLE_TEXT = (
     "Sorry, I'm having technical trouble and can't answer right now. Nothing you wrote is lost."
 )
@@ -101,11 +107,18 @@ class Assistant(Protocol):
 
 
 @runtime_checkable
-class SlotSetter(Protocol):
-    """An assistant whose tracker slots can be set from outside (Rasa's HTTP API)."""
+class ExternalEvents(Protocol):
+    """An assistant that can be told things between customer turns (Rasa's HTTP API).
 
-    async def set_slot(self, conversation_id: str, name: str, value: Any) -> None:
-        """Set slot ``name``; raises :class:`BotUnavailable` or :class:`BotRequestRejected`."""
+    Both raise :class:`BotUnavailable` or :class:`BotRequestRejected`.
+    """
+
+    async def set_slots(self, conversation_id: str, slots: Mapping[str, Any]) -> None:
+        """Set the tracker's ``slots``."""
+        ...
+
+    async def trigger_intent(self, conversation_id: str, intent: str) -> list[BotReply]:
+        """Run the assistant on an external ``intent``; what it says."""
         ...
 
 
@@ -367,6 +380,8 @@ class ConversationService:
                 replies=replies, now=self._clock(),
             )  # fmt: skip
             self._hub.publish(conversation_id, [to_frame(m) for m in published])
+            if rasa_turn is not None:
+                await self._record_rating(conversation_id, rasa_turn)
             state = ConversationState.BOT
             return TurnResult(processed, state, intent, confidence, reading, decision)
 
@@ -465,24 +480,56 @@ class ConversationService:
         await self.announce_queue(decision.team)
         return queued.handoff
 
-    async def handed_back(self, conversation_id: str, summary: str) -> bool:
-        """Tell the assistant that an agent handed the conversation back, with their summary
-        (slot ``handback_summary``). Call it after the hand back is stored.
+    async def returned_to_bot(self, conversation_id: str, summary: str | None) -> bool:
+        """The conversation is the bot's again (an agent handed it back or resolved it): tell
+        the assistant and let it speak first. Call it after the change of owner is stored.
 
-        Returns whether the assistant has the summary. A failure is logged, not raised: the
-        conversation is the bot's again either way, and its next turn works without it.
+        The assistant gets the agent's ``summary`` in slot ``handback_summary`` (``None`` when
+        there is none) and a cleared ``satisfaction_rating``, then the external intent
+        ``EXTERNAL_back_from_agent``: it welcomes the customer back and asks for a rating.
+        What it says is stored and delivered only while the bot still owns the conversation.
+        Returns whether the assistant was told; a failure is logged, not raised: the
+        conversation is the bot's either way, and its next turn works without this.
         """
-        if not isinstance(self._assistant, SlotSetter):
+        if not isinstance(self._assistant, ExternalEvents):
             return False
-        try:
-            await self._assistant.set_slot(conversation_id, HANDBACK_SUMMARY_SLOT, summary)
-        except (BotUnavailable, BotRequestRejected) as exc:
-            logger.warning(
-                "conversation %s: the hand-back summary did not reach the assistant: %s",
-                conversation_id, exc,
+        slots = {HANDBACK_SUMMARY_SLOT: summary, SATISFACTION_SLOT: None}
+        # Not between a customer turn's question and its answer.
+        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
+            try:
+                await self._assistant.set_slots(conversation_id, slots)
+                replies = await self._assistant.trigger_intent(
+                    conversation_id, BACK_FROM_AGENT_INTENT
+                )
+            except (BotUnavailable, BotRequestRejected) as exc:
+                logger.warning(
+                    "conversation %s: the assistant was not told it has the customer back: %s",
+                    conversation_id, exc,
+                )  # fmt: skip
+                return False
+            stored = await asyncio.to_thread(
+                self._store.append_bot_messages, conversation_id,
+                [bot_message(reply, {}) for reply in replies if shown(reply)], now=self._clock(),
             )  # fmt: skip
-            return False
+        self._hub.publish(conversation_id, [to_frame(m) for m in stored])
         return True
+
+    async def _record_rating(self, conversation_id: str, rasa_turn: RasaTurn) -> None:
+        # The assistant put the customer's rating in its slot: kept on the handoff it rates,
+        # then the slot is cleared so that later turns do not carry it again.
+        rating = rasa_turn.slots.get(SATISFACTION_SLOT)
+        if isinstance(rating, bool) or not isinstance(rating, int | float):
+            return
+        if not 1 <= rating <= 5 or rating != int(rating):
+            logger.warning("conversation %s: rating %r ignored", conversation_id, rating)
+            return
+        handoff_id = await asyncio.to_thread(
+            self._store.rate_last_handoff, conversation_id, int(rating), now=self._clock()
+        )
+        logger.info("conversation %s: handoff %s rated %d", conversation_id, handoff_id, rating)
+        if isinstance(self._assistant, ExternalEvents):
+            with contextlib.suppress(BotUnavailable, BotRequestRejected):
+                await self._assistant.set_slots(conversation_id, {SATISFACTION_SLOT: None})
 
     async def announce_queue(self, team: str) -> None:
         """Tell every customer queued for ``team`` whose place has changed where they stand.
@@ -554,17 +601,26 @@ def turn_replies(
         return [NewMessage(Sender.SYSTEM.value, BOT_TROUBLE_TEXT, payload)]
     if rasa_turn.handoff is not None:
         return []
-    replies = []
-    for reply in rasa_turn.replies:
-        if not reply.text and not reply.buttons and not reply.custom:
-            continue
-        payload: dict[str, Any] = {IN_REPLY_TO: message.seq}
-        if reply.buttons:
-            payload["buttons"] = reply.buttons
-        if reply.custom:
-            payload["custom"] = reply.custom
-        replies.append(NewMessage(Sender.BOT.value, reply.text or "", payload))
-    return replies
+    return [
+        bot_message(reply, {IN_REPLY_TO: message.seq})
+        for reply in rasa_turn.replies
+        if shown(reply)
+    ]
+
+
+def shown(reply: BotReply) -> bool:
+    """Whether a bot message has anything the customer can see."""
+    return bool(reply.text or reply.buttons or reply.custom)
+
+
+def bot_message(reply: BotReply, payload: Mapping[str, Any]) -> NewMessage:
+    """The stored form of one bot message; ``payload`` plus its buttons and custom data."""
+    stored: dict[str, Any] = dict(payload)
+    if reply.buttons:
+        stored["buttons"] = reply.buttons
+    if reply.custom:
+        stored["custom"] = reply.custom
+    return NewMessage(Sender.BOT.value, reply.text or "", stored)
 
 
 def rasa_signal(

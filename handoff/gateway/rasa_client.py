@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import numbers
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/handoff/webhook"
 TRACKER_EVENTS_PATH = "/conversations/{conversation_id}/tracker/events"  # needs --enable-api
+TRIGGER_INTENT_PATH = "/conversations/{conversation_id}/trigger_intent"  # needs --enable-api
 DEPENDENCY = "rasa"  # the name the readiness check gives the Rasa server
 HANDOFF_KEY = "handoff"  # key of the custom message that asks for a human
 CUSTOMER_METADATA_KEY = "customer_id"  # read by the actions (actions/conversation.py)
@@ -195,20 +197,45 @@ class RasaTurnClient:
             ) from exc
 
     async def set_slot(self, conversation_id: str, name: str, value: Any) -> None:
-        """Set slot ``name`` of the conversation's tracker to ``value`` (``POST
-        /conversations/{id}/tracker/events`` with one ``slot`` event).
+        """Set slot ``name`` of the conversation's tracker to ``value``."""
+        await self.set_slots(conversation_id, {name: value})
+
+    async def set_slots(self, conversation_id: str, slots: Mapping[str, Any]) -> None:
+        """Set the conversation's tracker ``slots`` (``POST /conversations/{id}/tracker/events``
+        with one ``slot`` event each, in one request).
 
         Raises as :meth:`send` does: :class:`BotUnavailable` when Rasa cannot be reached,
         times out or fails (5xx); :class:`BotRequestRejected` when it refuses the request
         (401/403 wrong ``api_token``, 404 API not enabled, other 4xx).
         """
-        path = TRACKER_EVENTS_PATH.format(conversation_id=urllib.parse.quote(conversation_id, ""))
-        url = self._base_url + path
-        # include_events=NONE: the answer is the tracker, which we do not need in full.
-        params = {**self._api_params, "include_events": "NONE"}
-        events = [{"event": "slot", "name": name, "value": value}]
+        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+        await self._post_api(TRACKER_EVENTS_PATH, conversation_id, events)
+        logger.info("conversation %s: slots %s set in Rasa", conversation_id, ", ".join(slots))
+
+    async def trigger_intent(self, conversation_id: str, intent: str) -> list[BotReply]:
+        """Run the assistant on an external intent (``POST
+        /conversations/{id}/trigger_intent``, no message from the customer) and return what
+        it says. Raises as :meth:`set_slots` does, and :class:`BotUnavailable` for an answer
+        without the documented ``messages``.
+        """
+        response = await self._post_api(
+            TRIGGER_INTENT_PATH, conversation_id, {"name": intent, "entities": {}}
+        )
         try:
-            response = await self._http.post(url, json=events, params=params, timeout=self._timeout)
+            messages = _list_of_dicts(response.json().get("messages"), "messages")
+        except (ValueError, AttributeError, MalformedTurn) as exc:
+            raise BotUnavailable(
+                f"Rasa answered the external intent with no messages list: {exc}",
+                status_code=response.status_code,
+            ) from None
+        return [reply for reply in map(_reply, messages) if reply is not None]
+
+    async def _post_api(self, path: str, conversation_id: str, body: Any) -> httpx.Response:
+        url = self._base_url + path.format(conversation_id=urllib.parse.quote(conversation_id, ""))
+        # include_events=NONE: the answer carries the tracker, which we do not need in full.
+        params = {**self._api_params, "include_events": "NONE"}
+        try:
+            response = await self._http.post(url, json=body, params=params, timeout=self._timeout)
         except httpx.TimeoutException:
             raise BotUnavailable(
                 f"Rasa did not answer within {self._timeout:g} s ({url})"
@@ -218,7 +245,7 @@ class RasaTurnClient:
                 f"cannot reach Rasa at {url}: {type(exc).__name__}: {exc}"
             ) from exc
         self._raise_for_status(response, url, _API_NOT_FOUND)
-        logger.info("conversation %s: slot %s set in Rasa", conversation_id, name)
+        return response
 
     def _raise_for_status(self, response: httpx.Response, url: str, not_found: str) -> None:
         status = response.status_code

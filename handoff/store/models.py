@@ -143,6 +143,9 @@ class Handoff(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     transfer_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The customer's rating (1..5) once the conversation is back with the bot (migration 0004).
+    satisfaction_rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Resolution(Base):

@@ -143,6 +143,8 @@ class HandoffRecord:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     transfer_count: int = 0
+    satisfaction_rating: int | None = None
+    rated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -423,6 +425,60 @@ class ConversationStore:
                 payload=dict(payload or {}),
                 now=now,
             )
+
+    def append_bot_messages(
+        self, conversation_id: str, messages: Sequence[NewMessage], *, now: datetime
+    ) -> list[MessageRecord]:
+        """Store messages the bot sends of its own accord (not in reply to a customer
+        message), only while the bot owns the conversation: nothing is stored, and ``[]``
+        returned, once a person owns it or it is closed. Raises :class:`ConversationNotFound`.
+        """
+        now = _utc(now)
+        with self._writing() as session:
+            state = session.scalar(
+                select(Conversation.state)
+                .where(Conversation.id == conversation_id)
+                .with_for_update()
+            )
+            if state is None:
+                raise ConversationNotFound(conversation_id)
+            if state != ConversationState.BOT.value:
+                return []
+            return [
+                self._insert_message(
+                    session,
+                    conversation_id,
+                    sender=Sender(m.sender),
+                    text=m.text,
+                    client_message_id=None,
+                    payload=dict(m.payload),
+                    now=now,
+                )  # fmt: skip
+                for m in messages
+            ]
+
+    def rate_last_handoff(self, conversation_id: str, rating: int, *, now: datetime) -> int | None:
+        """Record the customer's ``rating`` (1..5) on the conversation's latest resolved
+        handoff, unless it already has one; the handoff's id, or ``None`` when there was
+        nothing to rate. ``ValueError`` for a rating outside 1..5."""
+        if not 1 <= rating <= 5:
+            raise ValueError(f"a rating is 1 to 5, got {rating}")
+        now = _utc(now)
+        with self._writing() as session:
+            row = session.scalars(
+                select(Handoff)
+                .where(Handoff.conversation_id == conversation_id)
+                .order_by(Handoff.created_at.desc(), Handoff.id.desc())
+                .limit(1)
+                .with_for_update()
+            ).one_or_none()
+            if row is None or row.status != HandoffStatus.RESOLVED.value:
+                return None
+            if row.satisfaction_rating is not None:
+                return None
+            row.satisfaction_rating = rating
+            row.rated_at = now
+            return row.id
 
     def update_message_payload(self, message_id: int, extra: Mapping[str, Any]) -> MessageRecord:
         """Merge ``extra`` into a message's payload (its keys win) and return the message.
@@ -831,4 +887,6 @@ def _handoff_record(row: Handoff, *, with_brief: bool = True) -> HandoffRecord:
         acknowledged_at=row.acknowledged_at,
         resolved_at=row.resolved_at,
         transfer_count=row.transfer_count,
+        satisfaction_rating=row.satisfaction_rating,
+        rated_at=row.rated_at,
     )

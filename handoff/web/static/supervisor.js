@@ -7,7 +7,7 @@
  * All data is rendered with textContent: nothing a customer or agent typed can become markup.
  *
  * Test hooks (data-testid): login-form, login-username, login-password, login-submit,
- * login-error, logout, connection-status, teams, team (data-team), queue-item
+ * login-error, logout, connection-status, satisfaction, teams, team (data-team), queue-item
  * (data-handoff-id, data-severity), sla (data-sla-state), agents, agent-row (data-username),
  * presence (data-presence), sla-alerts, sla-alert (data-kind), escalations-total,
  * escalations-by-reason, reason-count (data-reason).
@@ -217,6 +217,10 @@
     $("escalations-total").replaceChildren(
       el("span", { text: `${today.total} escalation${today.total === 1 ? "" : "s"}` }),
       el("small", { text: ` since ${new Date(today.since).toLocaleString()}` }));
+    $("satisfaction").textContent = today.ratings
+      ? `Customers' rating: ${today.average_rating.toFixed(1)} / 5 from ${today.ratings} ` +
+        `rating${today.ratings === 1 ? "" : "s"}`
+      : "No customer ratings yet today.";
     const entries = Object.entries(today.by_reason);
     if (!entries.length) {
       $("by-reason").replaceChildren(el("li", { class: "empty", text: "None yet today." }));

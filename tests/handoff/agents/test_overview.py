@@ -53,6 +53,7 @@ def handoff(
     queued: datetime = T0,
     severity: str = "sev3",
     brief: dict[str, Any] | None = None,
+    rating: int | None = None,
 ) -> HandoffRecord:
     return HandoffRecord(
         id=handoff_id, conversation_id=f"c{handoff_id}", status=status,
@@ -61,6 +62,7 @@ def handoff(
         score=1.0, severity=severity, category="technical", team=team, priority=30, mode="cold",
         acknowledge_due=queued + timedelta(hours=1), resolve_due=queued + timedelta(hours=8),
         created_at=queued, brief=brief or {}, customer_notice="", agent_id=agent_id,
+        satisfaction_rating=rating,
     )  # fmt: skip
 
 
@@ -146,15 +148,17 @@ def test_sla_alerts_are_those_of_open_handoffs_newest_first() -> None:
 def test_todays_escalations_count_each_handoff_once_per_reason() -> None:
     today = [
         handoff(1, "general", reasons=["frustration", "request_human"]),
-        handoff(2, "general", reasons=["request_human"], status=HandoffStatus.RESOLVED),
+        handoff(2, "general", reasons=["request_human"], status=HandoffStatus.RESOLVED, rating=4),
+        handoff(4, "general", reasons=["request_human"], status=HandoffStatus.RESOLVED, rating=5),
         handoff(3, "security", reasons=["risk_phrase", "risk_phrase"], severity="sev1"),
     ]
     counts = overview(todays_handoffs=today).escalations_today
 
-    assert counts.since == DAY_START and counts.total == 3
-    assert counts.by_reason == {"request_human": 2, "frustration": 1, "risk_phrase": 1}
-    assert counts.by_team == {"general": 2, "security": 1}
-    assert counts.by_severity == {"sev1": 1, "sev3": 2}
+    assert counts.since == DAY_START and counts.total == 4
+    assert counts.by_reason == {"request_human": 3, "frustration": 1, "risk_phrase": 1}
+    assert counts.by_team == {"general": 3, "security": 1}
+    assert counts.by_severity == {"sev1": 1, "sev3": 3}
+    assert (counts.ratings, counts.average_rating) == (2, 4.5)
 
 
 # --------------------------------------------------------------------------- the route
@@ -199,6 +203,10 @@ def test_the_route_shows_a_supervisor_the_live_queue_presence_and_todays_counts(
     assert (ana_load["presence"], ana_load["active_chats"]) == ("online", 1)
     assert next(a for a in body["agents"] if a["username"] == "bo")["presence"] == "offline"
     assert body["escalations_today"]["total"] == 2
+    assert (body["escalations_today"]["ratings"], body["escalations_today"]["average_rating"]) == (
+        0,
+        None,
+    )
     assert body["escalations_today"]["since"].startswith(NOW.date().isoformat())
 
 

@@ -516,3 +516,28 @@ async def test_set_slot_maps_failures_as_send_does(
 
     with pytest.raises(error, match=match):
         await make_client(http).set_slot(SENDER, "handback_summary", "done")
+
+
+async def test_trigger_intent_returns_what_the_assistant_says(
+    rasa: FakeRasa, http: httpx.AsyncClient
+) -> None:
+    rasa.respond = lambda request: httpx.Response(
+        200, json={"tracker": {}, "messages": [{"text": "Welcome back!"}, {"image": "x.png"}]}
+    )
+
+    replies = await make_client(http).trigger_intent(SENDER, "EXTERNAL_back_from_agent")
+
+    assert [reply.text for reply in replies] == ["Welcome back!"]  # the image is not shown
+    request = rasa.requests[-1]
+    assert request.url.path == "/conversations/conv-42/trigger_intent"
+    assert rasa.last_body == {"name": "EXTERNAL_back_from_agent", "entities": {}}
+
+
+@pytest.mark.parametrize("body", [{"tracker": {}}, {"messages": "hi"}, ["not", "an", "object"]])
+async def test_trigger_intent_without_a_messages_list_is_bot_unavailable(
+    rasa: FakeRasa, http: httpx.AsyncClient, body: Any
+) -> None:
+    rasa.respond = lambda request: httpx.Response(200, json=body)
+
+    with pytest.raises(BotUnavailable, match="no messages list"):
+        await make_client(http).trigger_intent(SENDER, "EXTERNAL_back_from_agent")

@@ -22,7 +22,7 @@ from handoff.store.database import (
 )
 from handoff.store.models import Base
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def current_revision(engine: Engine) -> str | None:
