@@ -7,6 +7,8 @@ Rasa's InMemoryTrackerStore the way Rasa's processor and actions would (see conf
 
 import json
 import logging
+import warnings
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -267,6 +269,24 @@ def test_read_turn_leaves_unset_slots_out(domain: Any) -> None:
     tracker = _tracker_with_turn(domain, "m-1", [{"name": "greet"}], slots={})
 
     assert read_turn(tracker, "m-1").slots == {}
+
+
+def test_read_turn_reports_the_rating_slots_of_the_assistants_domain() -> None:
+    # The handoff service reads the customer's rating of an agent from "slots" (set by
+    # actions/feedback.py), so the slots' types in bot/domain must survive the round trip.
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Slot auto-fill has been removed")
+        domain = Domain.load(str(Path(__file__).resolve().parents[2] / "bot" / "domain"))
+    tracker = DialogueStateTracker(SENDER, domain.slots)
+    tracker.update(SlotSet("satisfaction_rating", 5.0))
+    tracker.update(SlotSet("rating_requested", False))
+
+    slots = read_turn(tracker, None).slots
+
+    assert json.loads(json.dumps(slots)) == {"satisfaction_rating": 5.0, "rating_requested": False}
 
 
 def test_read_turn_never_reports_another_turns_intent(domain: Any) -> None:
