@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from handoff.agents.demo import DEMO_LOGIN, DEMO_PASSWORD
+from handoff.agents.demo import DEMO_LOGIN, DEMO_PASSWORD, DEMO_SUPERVISOR
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -220,12 +220,15 @@ def _report_failure(stack: Stack, specs: Sequence[ServiceSpec]) -> int:
 def _print_urls(settings: Settings, service_url: str, specs: Sequence[ServiceSpec]) -> None:
     print(
         "\nEverything is up:\n"
+        f"  demo chat         {service_url}/   (play a demo customer; the widget: "
+        f'<script src="{service_url}/widget.js" defer></script>)\n'
+        f"  agent console     {service_url}/agent   as {DEMO_LOGIN} / {DEMO_PASSWORD}   "
+        "(handoff agents list)\n"
+        f"  supervisor view   {service_url}/supervisor   as {DEMO_SUPERVISOR} / {DEMO_PASSWORD}\n"
         f"  handoff service   {service_url}   (readiness {service_url}/readyz, "
         f"API docs {service_url}/docs)\n"
-        f"  customer chat     {service_url.replace('http', 'ws', 1)}/ws/customer   "
-        f"(protocol: docs/protocol.md; demo identities {service_url}/api/demo/customers)\n"
-        f"  agents            POST {service_url}/api/agents/login as {DEMO_LOGIN} / "
-        f"{DEMO_PASSWORD}   (handoff agents list)\n"
+        f"  customer socket   {service_url.replace('http', 'ws', 1)}/ws/customer   "
+        "(docs/protocol.md; agents: /ws/agent, docs/agent-protocol.md)\n"
         f"  Rasa server       {settings.rasa.url}   (handoff channel "
         f"{settings.rasa.url}/webhooks/handoff/webhook)\n"
         f"  action server     {settings.actions.url}   (health {settings.actions.url}/health)\n"

@@ -18,8 +18,11 @@ from handoff.store.states import AgentRole
 DEMO_PASSWORD = "demo-password"
 """The password of every demo agent. Public: demo accounts only."""
 
-DEMO_LOGIN = "ana.security"
-"""The demo agent the start-up banner suggests logging in as."""
+DEMO_LOGIN = "dev.support"
+"""The demo agent the start-up banner suggests logging in as: one of the ``general`` team,
+where a standard customer's "I want to talk to a person" goes."""
+DEMO_SUPERVISOR = "sam.supervisor"
+"""The demo supervisor (every team), for the supervisor view."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ DEMO_AGENTS: tuple[DemoAgent, ...] = (
     DemoAgent("dev.support", "Dev Patel", ("technical_support", "general"), capacity=4),
     DemoAgent("femi.compliance", "Femi Adeyemi", ("compliance",), capacity=2),
     DemoAgent(
-        "sam.supervisor",
+        DEMO_SUPERVISOR,
         "Sam Lee",
         ("security", "disputes", "relationship", "technical_support", "general", "compliance"),
         role=AgentRole.SUPERVISOR,

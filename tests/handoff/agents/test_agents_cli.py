@@ -11,9 +11,10 @@ import pytest
 
 from handoff import cli, stack
 from handoff.agents.accounts import AgentStore
-from handoff.agents.demo import DEMO_AGENTS, DEMO_LOGIN, DEMO_PASSWORD
+from handoff.agents.demo import DEMO_AGENTS, DEMO_LOGIN, DEMO_PASSWORD, DEMO_SUPERVISOR
 from handoff.settings import Settings, get_settings
 from handoff.store.database import create_database_engine
+from handoff.store.states import AgentRole
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery"
@@ -208,12 +209,24 @@ def test_make_run_seeds_the_demo_agents_before_the_stack() -> None:
     assert commands == ["$(PY) -m handoff agents seed-demo", "$(PY) -m handoff stack"]
 
 
-def test_the_stack_banner_says_how_to_log_in(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_stack_banner_says_where_the_pages_are_and_how_to_log_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     stack._print_urls(Settings(), "http://127.0.0.1:8000", [])
 
-    line = next(line for line in capsys.readouterr().out.splitlines() if "agents" in line)
-    assert line.split() == [
-        "agents", "POST", "http://127.0.0.1:8000/api/agents/login", "as", DEMO_LOGIN, "/",
-        DEMO_PASSWORD, "(handoff", "agents", "list)",
+    lines = {
+        line.split()[0] + " " + line.split()[1]: line.split()[2:]
+        for line in capsys.readouterr().out.splitlines()
+        if len(line.split()) > 2
+    }
+    assert lines["demo chat"][0] == "http://127.0.0.1:8000/"
+    assert lines["agent console"][:4] == [
+        "http://127.0.0.1:8000/agent", "as", DEMO_LOGIN, "/"
     ]  # fmt: skip
-    assert DEMO_LOGIN in {demo.username for demo in DEMO_AGENTS}
+    assert lines["agent console"][4] == DEMO_PASSWORD
+    assert lines["supervisor view"] == [
+        "http://127.0.0.1:8000/supervisor", "as", DEMO_SUPERVISOR, "/", DEMO_PASSWORD
+    ]  # fmt: skip
+    by_name = {demo.username: demo for demo in DEMO_AGENTS}
+    assert "general" in by_name[DEMO_LOGIN].teams  # where "a person, please" goes
+    assert by_name[DEMO_SUPERVISOR].role is AgentRole.SUPERVISOR
