@@ -33,7 +33,8 @@
  * Test hooks (data-testid):
  *   chat-widget         the host element (light DOM) whose shadow root holds the widget
  *   launcher            round button that opens/closes the panel (aria-expanded)
- *   panel               the chat panel; data-owner = none|bot|queued|agent|closed
+ *   panel               the chat panel; data-owner = none|bot|queued|agent|closed;
+ *                       data-conversation-id once a conversation is open
  *   close-button        closes the panel
  *   connection-status   data-status = idle (nothing to connect for yet) | connecting |
  *                       connected | reconnecting | offline | stopped (will not retry)
@@ -739,6 +740,8 @@
   function onOpened(frame) {
     link.ready = true;
     link.attempts = 0;
+    // The conversation's reference, for support staff (and tests) to find it by.
+    ui.panel.dataset.conversationId = frame.conversation_id;
     setStatus('connected', 'Connected');
     setOwner(frame.state);
     startHeartbeat();
@@ -942,6 +945,7 @@
     ui.log.replaceChildren(ui.empty);
     ui.empty.hidden = false;
     ui.notice.hidden = true;
+    delete ui.panel.dataset.conversationId;
     setOwner('none');
     newConversationSection();
     updateInput();
