@@ -240,6 +240,7 @@ class AgentDesk:
                 queue=[HandoffView.of(h) for h in queue],
                 assigned=[self._view(h, agent.id) for h in held],
                 canned_responses=self.canned_responses(agent),
+                teams=sorted(self.team_routing()),
             )
         )
         for handoff in held:

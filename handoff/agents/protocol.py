@@ -294,6 +294,7 @@ class WelcomeFrame(_Frame):
     queue: list[HandoffView]
     assigned: list[HandoffView]
     canned_responses: list[CannedResponse] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)  # every team, e.g. to transfer to
 
 
 class HandoffQueuedFrame(_Frame):

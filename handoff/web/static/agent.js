@@ -621,7 +621,7 @@
     state.canned = frame.canned_responses ?? [];
     ui.agentName.textContent = `${frame.agent.name} · ${frame.agent.teams.join(', ')}`;
     ui.agentName.title = ui.agentName.textContent; // the team list may be cut short
-    for (const team of frame.agent.teams) state.teams.add(team);
+    for (const team of [...frame.agent.teams, ...(frame.teams ?? [])]) state.teams.add(team);
     state.queue = new Map(frame.queue.map((view) => [view.id, view]));
     const assigned = new Set(frame.assigned.map((view) => view.id));
     for (const entry of [...state.held.values()]) {

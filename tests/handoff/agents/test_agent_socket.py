@@ -324,7 +324,9 @@ def say(ws: WebSocketTestSession, cmid: str, text: str, handoff_id: int | None =
 # --------------------------------------------------------------------------- opening
 
 
-def test_an_agent_authenticates_and_is_welcomed_with_their_teams_queue(harness: Harness) -> None:
+def test_an_agent_authenticates_and_is_welcomed_with_their_teams_queue(
+    harness: Harness, policy: EscalationPolicy
+) -> None:
     with harness.connect_customer() as customer:
         start(customer)
         handoff_id = escalate(harness, customer, hand_over("security"))
@@ -339,6 +341,7 @@ def test_an_agent_authenticates_and_is_welcomed_with_their_teams_queue(harness: 
         queued = welcome["queue"][0]
         assert queued["team"] == "security" and queued["brief"]["team"] == "security"
         assert welcome["assigned"] == []
+        assert welcome["teams"] == sorted(policy_teams(policy))  # where a transfer may go
         assert harness.presence.online_by_team() == {"security": 1}
         assert_quiet(ana)
     assert harness.presence.online_by_team() == {}
