@@ -80,7 +80,7 @@ from handoff.escalation.policy import TeamRules
 from handoff.gateway.conversations import ConversationService
 from handoff.gateway.hub import ConversationHub, Subscriber
 from handoff.gateway.presence import PresenceRegistry
-from handoff.gateway.protocol import TranscriptFrame, TypingFrame
+from handoff.gateway.protocol import ReadReceiptFrame, TranscriptFrame, TypingFrame
 from handoff.gateway.transcript import INTERNAL, customer_frames, is_internal, to_frame
 from handoff.store.agent_work import AgentWorkStore, ResolutionInput
 from handoff.store.errors import (
@@ -607,6 +607,13 @@ class AgentDesk:
         """Show the customer of a held handoff that its agent is typing (nothing is stored)."""
         handoff = await self._held(connection, handoff_id)
         frame = TypingFrame(sender="agent", name=connection.agent.display_name)
+        self._hub.publish_control(handoff.conversation_id, frame.model_dump_json())
+
+    async def agent_read(self, connection: AgentConnection, handoff_id: int, seq: int) -> None:
+        """The agent has read a held handoff's messages up to ``seq``: the customer's read
+        receipt (nothing is stored)."""
+        handoff = await self._held(connection, handoff_id)
+        frame = ReadReceiptFrame(seq=seq)
         self._hub.publish_control(handoff.conversation_id, frame.model_dump_json())
 
     def customer_typing(self, conversation_id: str) -> None:

@@ -7,9 +7,9 @@ timeout. The server answers ``welcome`` (the agent, the queue they may take from
 hold), then pushes ``handoff_queued`` the moment a customer is queued for one of their teams
 and ``handoff_taken`` when someone else took one. The agent then works with ``claim``,
 ``acknowledge``, ``message``, ``note``, ``transfer``, ``hand_back``, ``resolve``, ``presence``,
-``typing`` and ``ping``. Of a held handoff the agent is also told when the customer is typing
-(``typing``) and has read up to a message (``read``); the agent's ``ack`` is the delivery
-receipt of their own message.
+``typing``, ``read`` and ``ping``. Of a held handoff the agent is also told when the customer is
+typing (``typing``) and has read up to a message (``read``); the agent's ``ack`` is the delivery
+receipt of their own message, and their ``read`` the customer's read receipt.
 
 The conversation of a handoff the agent holds reaches them as ``message`` frames: the
 customer's, the agent's own (the echo) and system messages, each tagged with its
@@ -46,6 +46,7 @@ __all__ = [
     "AgentMessageFrame",
     "AgentTranscriptFrame",
     "AgentPingFrame",
+    "AgentReadFrame",
     "AgentTypingFrame",
     "CustomerReadFrame",
     "CustomerTypingFrame",
@@ -163,6 +164,15 @@ class AgentTypingFrame(_Frame):
     handoff_id: int = Field(ge=1)
 
 
+class AgentReadFrame(_Frame):
+    """The agent has read the held handoff's messages up to ``seq``: the customer is told
+    (nothing is stored)."""
+
+    type: Literal["read"]
+    handoff_id: int = Field(ge=1)
+    seq: int = Field(ge=1)
+
+
 class AgentPingFrame(_Frame):
     """Keep-alive; answered with ``pong``."""
 
@@ -179,13 +189,14 @@ ClientFrame = (
     | ResolveFrame
     | PresenceFrame
     | AgentTypingFrame
+    | AgentReadFrame
     | AgentPingFrame
 )
 """Any frame an authenticated agent may send."""
 AgentFrame = Annotated[ClientFrame, Field(discriminator="type")]
 _AGENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(AgentFrame)
 _TYPES = ("claim", "acknowledge", "message", "note", "transfer", "hand_back", "resolve",
-          "presence", "typing", "ping")  # fmt: skip
+          "presence", "typing", "read", "ping")  # fmt: skip
 
 
 def parse_auth(raw: str | bytes) -> AuthFrame:

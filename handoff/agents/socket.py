@@ -22,6 +22,7 @@ from handoff.agents.exceptions import AgentTokenRejected, DeskRefusal
 from handoff.agents.protocol import (
     AcknowledgeFrame,
     AgentMessageFrame,
+    AgentReadFrame,
     AgentTypingFrame,
     ClaimFrame,
     ClientFrame,
@@ -135,5 +136,7 @@ async def _act(desk: AgentDesk, connection: AgentConnection, frame: ClientFrame)
             await desk.set_presence(connection, status)
         case AgentTypingFrame(handoff_id=handoff_id):
             await desk.agent_typing(connection, handoff_id)
+        case AgentReadFrame(handoff_id=handoff_id, seq=seq):
+            await desk.agent_read(connection, handoff_id, seq)
         case _:  # ping
             connection.send(PongFrame())

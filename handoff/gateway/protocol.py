@@ -261,3 +261,11 @@ class TypingFrame(_Frame):
     type: Literal["typing"] = "typing"
     sender: Literal["agent"] = "agent"
     name: str
+
+
+class ReadReceiptFrame(_Frame):
+    """The agent has read every message up to ``seq``: the customer's read receipt."""
+
+    type: Literal["read"] = "read"
+    sender: Literal["agent"] = "agent"
+    seq: int

@@ -136,9 +136,13 @@ def _wait_until_ready(running: RunningStack) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session (Debian's package, never a downloaded one)."""
+    """Headless Chromium (Debian's package, never a downloaded one), one per test module.
+
+    Not one per session: Playwright's sync API keeps an event loop running in this thread
+    while it is open, and a later module's ``asyncio.run`` would then refuse to start.
+    """
     executable = chromium_path()
     if executable is None:
         pytest.fail("No Chromium on PATH: `make system-deps` installs Debian's chromium package.")

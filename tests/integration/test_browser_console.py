@@ -225,9 +225,12 @@ def test_b_agent_reads_the_brief_claims_and_chats_and_notes_stay_internal(
         chat.send(type="typing")
         expect(page.get_by_test_id("customer-typing")).to_contain_text("is typing")
         answer = "thank you, it was ordered two weeks ago"
-        chat.say(answer)
+        answered = chat.say(answer)
         expect(chat_message(page, "customer", answer)).to_be_visible()
         expect(page.get_by_test_id("customer-typing")).to_be_hidden()
+        # The console, showing the conversation, tells the customer it was read.
+        receipt = chat.wait_for(lambda f: f.get("type") == "read" and f["seq"] >= answered["seq"])
+        assert receipt == {"type": "read", "sender": "agent", "seq": answered["seq"]}
 
         # An internal note: shown apart in the console, never sent to the customer.
         note = "INTERNAL: customer verified, card re-issue likely needed"

@@ -504,6 +504,12 @@ def test_agent_takes_over_with_name_team_typing_and_read_receipt(
         reply = say(page, "Thank you, I'll wait.")
         heard = desk.wait_for(lambda f: f["type"] == "message" and f["seq"] == reply, since=mark)
         assert heard["sender"] == "customer"
+        # The agent's read receipt: the customer's message shows "Read".
+        desk.send(type="read", handoff_id=handoff["id"], seq=reply)
+        own = page.locator(AUTHORED.format("customer")).last
+        expect(own.get_by_test_id("delivery-state")).to_have_attribute(
+            "data-state", "read", timeout=TURN_MS
+        )
         page.screenshot(path=str(screenshots / "customer-widget.png"))
 
         desk.send(type="resolve", handoff_id=handoff["id"], avoidable=False, root_cause="other")

@@ -58,6 +58,7 @@
   const WARNING_FRACTION = 0.8;
   const TYPING_EVERY_MS = 3000; // the protocol asks for "at most every few seconds"
   const CUSTOMER_TYPING_MS = 5000;
+  const READ_RECEIPT_DELAY_MS = 500; // one receipt for a burst of customer messages
   const ACK_WAIT_MS = 10000; // the protocol's resend delay for a message with no ack
   const NOT_STORED_RETRY_MS = 3000;
   const PING_EVERY_MS = 25000;
@@ -715,6 +716,8 @@
       if (!selected) {
         entry.unread += 1;
         renderHeld();
+      } else {
+        scheduleReadReceipt(entry);
       }
     }
     if (follow) scrollToBottom();
@@ -880,7 +883,9 @@
       log,
       messages: new Map(), // seq -> {frame, node}
       pending: [], // the agent's messages without an ack: {cmid, text, node, seq, timer}
-      readSeq: 0,
+      readSeq: 0, // the customer's read receipt: the agent's messages up to here are read
+      readSent: 0, // the agent's own read receipt, last sent
+      readTimer: 0,
       unread: 0,
       fresh: false, // auto-assigned and not opened yet
       customerTyping: false,
@@ -894,6 +899,7 @@
 
   function forgetEntry(entry) {
     clearTimeout(entry.typingTimer);
+    clearTimeout(entry.readTimer);
     for (const pending of entry.pending) clearTimeout(pending.timer);
   }
 
@@ -1074,9 +1080,29 @@
     if (entry) {
       entry.unread = 0;
       entry.fresh = false;
+      scheduleReadReceipt(entry);
     }
     renderLists();
     renderSelection();
+  }
+
+  /**
+   * Tell the customer what the agent has seen: a `read` up to the newest customer message of
+   * the open conversation, once it has been on a visible page for a moment.
+   */
+  function scheduleReadReceipt(entry) {
+    if (entry.readTimer) return;
+    entry.readTimer = setTimeout(() => {
+      entry.readTimer = 0;
+      const shown = isSelected('held', entry.view.id) && document.visibilityState === 'visible';
+      if (!shown || !state.held.has(entry.view.id)) return;
+      const seqs = [...entry.messages.values()]
+        .filter((m) => m.frame.sender === 'customer').map((m) => m.frame.seq);
+      const newest = Math.max(0, ...seqs);
+      if (newest <= entry.readSent) return;
+      entry.readSent = newest;
+      send({ type: 'read', handoff_id: entry.view.id, seq: newest });
+    }, READ_RECEIPT_DELAY_MS);
   }
 
   function saveDraft() {
@@ -1589,6 +1615,11 @@
     // Back online: retry now rather than at the end of the back-off.
     window.addEventListener('online', () => {
       if (state.session && !state.socket) connect();
+    });
+    // What arrived while the tab was hidden is read when the agent comes back to it.
+    document.addEventListener('visibilitychange', () => {
+      const open = current();
+      if (open?.entry && document.visibilityState === 'visible') scheduleReadReceipt(open.entry);
     });
   }
 

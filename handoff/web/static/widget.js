@@ -48,7 +48,9 @@
  *   message             one message: data-author = customer|bot|agent|system, data-seq (empty
  *                       while an own message is unsent), data-client-message-id (own messages)
  *   message-text        the text of a message, exactly as sent (never parsed as HTML)
- *   delivery-state      on own messages: data-state = sending (no ack yet) | sent (stored).
+ *   delivery-state      on own messages: data-state = sending (no ack yet) | sent (stored) |
+ *                       read (the agent's read receipt; receipts are not stored, so a
+ *                       reloaded page shows "sent" until the next one)
  *                       There is no "read" state: the protocol sends the customer no read
  *                       receipts (the customer's `read` frames go to the agent only).
  *   conversation-note   a divider the widget adds when a conversation ended or was not found
@@ -131,6 +133,7 @@
     pingTimer: null,
     pongTimer: null,
     readTimer: null,
+    readUpTo: 0, // the agent's latest read receipt: own messages up to this seq are read
     notStoredTimer: null,
     ackTimers: new Map(), // client message id -> timeout
     typingSentAt: 0,
@@ -515,10 +518,21 @@
     return node;
   }
 
+  const DELIVERY_TEXT = { sending: 'Sending…', sent: 'Sent', read: 'Read' };
+
   function setDelivery(node, state) {
     const marker = node.querySelector('.hw-delivery');
+    if (marker.dataset.state === 'read') return; // a late ack never undoes a read receipt
     marker.dataset.state = state;
-    marker.textContent = state === 'sent' ? 'Sent' : 'Sending…';
+    marker.textContent = DELIVERY_TEXT[state];
+  }
+
+  /** The agent has read up to ``seq``: own messages up to there show "Read". */
+  function markRead(seq) {
+    link.readUpTo = Math.max(link.readUpTo, seq);
+    for (const node of ui.own.values()) {
+      if (node.dataset.seq && Number(node.dataset.seq) <= link.readUpTo) setDelivery(node, 'read');
+    }
   }
 
   /** Put a message at its seq's place: after every lower seq, before unsent messages. */
@@ -631,7 +645,7 @@
     const node = ui.own.get(id);
     if (node) {
       if (!node.dataset.seq) placeBySeq(node, seq);
-      setDelivery(node, 'sent');
+      setDelivery(node, seq <= link.readUpTo ? 'read' : 'sent');
     }
   }
 
@@ -773,6 +787,9 @@
         break;
       case 'typing':
         showTyping(frame.name);
+        break;
+      case 'read':
+        markRead(frame.seq);
         break;
       case 'error':
         onErrorFrame(frame);
@@ -946,6 +963,7 @@
     ui.empty.hidden = false;
     ui.notice.hidden = true;
     delete ui.panel.dataset.conversationId;
+    link.readUpTo = 0;
     setOwner('none');
     newConversationSection();
     updateInput();

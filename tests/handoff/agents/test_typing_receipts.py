@@ -45,6 +45,7 @@ def stored_count(harness: Harness, handoff_id: int) -> int:
 
 def test_the_frames_parse_and_refuse_what_they_do_not_define() -> None:
     assert parse_agent_frame('{"type": "typing", "handoff_id": 3}').handoff_id == 3  # type: ignore[union-attr]
+    assert parse_agent_frame('{"type": "read", "handoff_id": 3, "seq": 9}').seq == 9  # type: ignore[union-attr]
     assert parse_conversation_frame('{"type": "read", "seq": 4}') == ReadFrame(type="read", seq=4)
     assert parse_conversation_frame('{"type": "typing"}').type == "typing"
 
@@ -82,6 +83,24 @@ def test_read_and_delivery_receipts(harness: Harness) -> None:
         assert read == {"type": "read", "handoff_id": handoff_id, "seq": delivered["seq"]}
 
 
+def test_the_agents_read_receipt_reaches_the_customer_and_is_not_stored(
+    harness: Harness,
+) -> None:
+    with harness.connect_customer() as customer, harness.connect_agent() as ana:
+        handoff_id = held(harness, customer, ana)
+        say(customer, "c1", "Is it frozen now?")
+        written = receive_until(customer, lambda f: f.get("text") == "Is it frozen now?")
+        receive_until(ana, lambda f: f.get("text") == "Is it frozen now?")
+        before = stored_count(harness, handoff_id)
+
+        ana.send_json({"type": "read", "handoff_id": handoff_id, "seq": written["seq"]})
+
+        receipt = receive_until(customer, of_type("read"))
+        assert receipt == {"type": "read", "sender": "agent", "seq": written["seq"]}
+        assert_quiet(ana)  # not answered
+        assert stored_count(harness, handoff_id) == before
+
+
 def test_signals_with_nobody_to_tell_are_dropped_and_bad_ones_refused(harness: Harness) -> None:
     with harness.connect_customer() as customer:
         start(customer)
@@ -97,3 +116,5 @@ def test_signals_with_nobody_to_tell_are_dropped_and_bad_ones_refused(harness: H
         bo.send_json({"type": "typing", "handoff_id": handoff_id})  # not theirs
         error = receive_until(bo, of_type("error"))
         assert error["code"] == "not_assigned"
+        bo.send_json({"type": "read", "handoff_id": handoff_id, "seq": 1})  # not theirs either
+        assert receive_until(bo, of_type("error"))["code"] == "not_assigned"
