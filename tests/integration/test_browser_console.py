@@ -474,3 +474,36 @@ def test_i_a_sev1_handoff_raises_an_alert_and_is_auto_assigned(
         item.get_by_test_id("held-open").click()
         expect(page.get_by_test_id("acknowledge-button")).to_be_visible()
         hand_back(page, chat, conversation_id, "Test alert only; the customer is safe.")
+
+
+def test_j_the_sla_countdown_turns_amber_then_red_and_each_crossing_notifies(
+    stack, demo_agents, new_page: Callable[[], Page], screenshots: Path
+) -> None:
+    # The page's clock is Playwright's, moved forward by hand: hours of an SLA window pass in
+    # an instant, while the socket and the service keep real time.
+    page = new_page()
+    page.clock.install()
+    sign_in(page, stack)
+    with escalated(stack, "cus_1004", ASK_FOR_A_PERSON) as (_, started, _):
+        conversation_id = started["conversation_id"]
+        sla = queue_item(page, conversation_id).get_by_test_id("sla")
+        expect(sla).to_have_attribute("data-sla-state", "active")
+        page.clock.run_for(2000)  # a tick or two: the console notes the level it starts at
+        with stored(stack) as (store, _):
+            handoff = store.latest_handoff(conversation_id)
+        assert handoff is not None
+        window = (handoff.acknowledge_due - handoff.created_at).total_seconds()
+        alerts = page.get_by_test_id("notifications").locator(
+            '[data-testid="notification"]', has_text=f"Handoff #{handoff.id} "
+        )
+
+        page.clock.fast_forward(int(window * 0.85 * 1000))
+        expect(sla).to_have_attribute("data-sla-state", "warning")
+        expect(sla).to_have_class(re.compile(r"\bsla-warning\b"))
+        expect(alerts.and_(page.locator('[data-level="warning"]'))).to_contain_text("due soon")
+
+        page.clock.fast_forward(int(window * 0.2 * 1000))
+        expect(sla).to_have_attribute("data-sla-state", "breached")
+        expect(sla).to_contain_text("overdue")
+        expect(alerts.and_(page.locator('[data-level="error"]'))).to_contain_text("past its")
+        page.screenshot(path=str(screenshots / "agent-console-sla-breached.png"))
