@@ -340,9 +340,17 @@ class AgentDesk:
         handoff another agent or instance took meanwhile is skipped. The pairs assigned.
         """
         modes = {team: self.routing_mode(team) for team in self._rules}
-        if RoutingMode.AUTO_ASSIGN not in modes.values():
+        auto_teams = [team for team, mode in modes.items() if mode is RoutingMode.AUTO_ASSIGN]
+        if not auto_teams:
             return []
         async with self._assigning:
+            # Usually nothing waits in an auto-assign team (it is assigned as it comes): one
+            # light read says so before the read of every open handoff below.
+            waiting = await asyncio.to_thread(
+                functools.partial(self._store.queue_entries, teams=auto_teams)
+            )
+            if not waiting:
+                return []
             # Without briefs: this runs on every queued handoff and every freed seat, and only
             # the handoffs actually assigned below need theirs (read then). The tier the
             # routing order would take from a brief is already in the priority.

@@ -660,9 +660,11 @@ class ConversationStore:
             )
             return [_handoff_record(row) for row in rows]
 
-    def queue_entries(self, team: str | None = None) -> list[QueueEntryRecord]:
+    def queue_entries(
+        self, team: str | None = None, *, teams: Collection[str] | None = None
+    ) -> list[QueueEntryRecord]:
         """The queue without the briefs: what ordering and wait estimates need, in queue order
-        (most urgent first, then oldest), for one team or all."""
+        (most urgent first, then oldest), for one ``team``, the ``teams`` given, or all."""
         query = (
             select(
                 Handoff.id, Handoff.conversation_id, Handoff.team, Handoff.priority,
@@ -673,6 +675,8 @@ class ConversationStore:
         )  # fmt: skip
         if team is not None:
             query = query.where(Handoff.team == team)
+        if teams is not None:
+            query = query.where(Handoff.team.in_(list(teams)))
         with self._read() as session:
             return [QueueEntryRecord(*row) for row in session.execute(query)]
 

@@ -380,6 +380,10 @@ def test_queue_entries_are_the_queue_in_order_without_briefs(store: Conversation
     assert [e.conversation_id for e in disputes] == [urgent_later.id, routine.id]
     assert [e.conversation_id for e in everyone] == [other_team.id, urgent_later.id, routine.id]
     assert all(e.acknowledge_due.tzinfo is not None for e in everyone)
+    assert [e.conversation_id for e in store.queue_entries(teams=["security", "fraud"])] == [
+        other_team.id
+    ]
+    assert store.queue_entries(teams=[]) == []
 
 
 def test_an_agents_message_is_stored_once_per_client_id(store: ConversationStore) -> None:
