@@ -4,7 +4,8 @@ Two agents of the team a "request a person" handoff routes to sign in over ``/ws
 customer escalates; both are pushed the brief and race to claim it; the winner talks to the
 customer, writes an internal note (which the customer never sees, not even on a resume from the
 start) and hands the customer back to the assistant with a summary that Rasa then holds in its
-``handback_summary`` slot. Every wait is bounded and waits for a frame, never a fixed time.
+``handback_summary`` slot and repeats to the customer. Every wait is bounded and waits for a
+frame, never a fixed time.
 """
 
 from __future__ import annotations
@@ -200,6 +201,9 @@ def test_two_agents_race_for_a_handoff_and_the_winner_hands_back_to_the_bot(
         agent.wait_for(lambda f: f["type"] == "done" and f["action"] == "handed_back", since=mark)
         back = chat.wait_for(is_event("state_changed", to="bot"), since=mark_chat)
         assert back["data"]["from"] == "agent"
+        # The assistant speaks first, with the summary it was given, and asks for a rating.
+        welcome = chat.wait_for(after(back["seq"], is_bot))
+        assert summary.rstrip(".") in welcome["text"] and "1 (poor) to 5" in welcome["text"]
         tracker = httpx.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
                             params={"include_events": "NONE"}, timeout=10)  # fmt: skip
         assert tracker.status_code == 200, tracker.text

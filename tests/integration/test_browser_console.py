@@ -333,8 +333,12 @@ def test_e_hand_back_gives_the_customer_and_the_summary_to_the_assistant(
         conversation_id = started["conversation_id"]
         take(page, chat, conversation_id)
         summary = "Customer only wanted to confirm the card delivery date; told 29 November."
+        mark = chat.mark()
         hand_back(page, chat, conversation_id, summary)
         expect(page.get_by_test_id("notifications")).to_contain_text("back with the assistant")
+        # The assistant speaks first (after it has the summary), repeating it.
+        welcome = chat.wait_for(lambda f: f.get("sender") == "bot", since=mark)
+        assert summary.rstrip(".") in welcome["text"]
 
     tracker = httpx.get(
         f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
