@@ -18,9 +18,10 @@ from handoff.store.states import AgentRole
 DEMO_PASSWORD = "demo-password"
 """The password of every demo agent. Public: demo accounts only."""
 
-DEMO_LOGIN = "dev.support"
-"""The demo agent the start-up banner suggests logging in as: one of the ``general`` team,
-where a standard customer's "I want to talk to a person" goes."""
+DEMO_LOGIN = "carla.relationship"
+"""The demo agent the start-up banner suggests logging in as: of the ``general`` and
+``relationship`` teams, where a standard customer's request for a person goes (frustrated or
+not)."""
 DEMO_SUPERVISOR = "sam.supervisor"
 """The demo supervisor (every team), for the supervisor view."""
 
