@@ -179,6 +179,7 @@ def build_desk(
         team_rules=policy.teams,
         grace=timedelta(seconds=settings.agents.grace_seconds),
         canned=load_canned_responses(settings.agents.canned_responses_file, known_teams=teams),
+        warning_fraction=settings.monitor.warning_fraction,
     )
 
 

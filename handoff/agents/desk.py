@@ -72,6 +72,7 @@ from handoff.agents.protocol import (
     WelcomeFrame,
 )
 from handoff.agents.routing import AgentState, QueueEntry, RoutingMode, assignments
+from handoff.agents.sla import DEFAULT_WARNING_FRACTION
 from handoff.brief.builder import humanize
 from handoff.brief.notice import closed_notice
 from handoff.escalation.decision import Severity, Tier
@@ -190,6 +191,7 @@ class AgentDesk:
         team_rules: Mapping[str, TeamRules] | None = None,
         grace: timedelta = timedelta(seconds=120),
         canned: CannedResponses | None = None,
+        warning_fraction: float = DEFAULT_WARNING_FRACTION,
     ) -> None:
         self._service = service
         self._store: ConversationStore = service.store
@@ -205,6 +207,7 @@ class AgentDesk:
         self._rules: dict[str, TeamRules] = dict(team_rules or {})
         self._grace = grace
         self._canned = canned if canned is not None else CannedResponses()
+        self._warning_fraction = warning_fraction  # the SLA monitor's, told to the consoles
         self._grace_tasks: dict[str, asyncio.Task[None]] = {}  # agent id -> their countdown
         self._idle_since: dict[str, datetime] = {}  # agent id -> last took or freed a chat
         self._assigning = asyncio.Lock()  # one auto-assign pass at a time in this process
@@ -241,6 +244,7 @@ class AgentDesk:
                 assigned=[self._view(h, agent.id) for h in held],
                 canned_responses=self.canned_responses(agent),
                 teams=sorted(self.team_routing()),
+                sla_warning_fraction=self._warning_fraction,
             )
         )
         for handoff in held:

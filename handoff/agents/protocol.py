@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from handoff.agents.canned import CannedResponse
+from handoff.agents.sla import DEFAULT_WARNING_FRACTION
 from handoff.gateway.protocol import (
     MAX_CLIENT_MESSAGE_ID_CHARS,
     MAX_TEXT_CHARS,
@@ -306,6 +307,7 @@ class WelcomeFrame(_Frame):
     assigned: list[HandoffView]
     canned_responses: list[CannedResponse] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)  # every team, e.g. to transfer to
+    sla_warning_fraction: float = DEFAULT_WARNING_FRACTION  # the monitor's: countdowns go amber
 
 
 class HandoffQueuedFrame(_Frame):

@@ -20,6 +20,7 @@ from handoff.escalation.decision import EscalationDecision, Severity, SlaTargets
 
 __all__ = [
     "DEFAULT_BREACH_BUMP",
+    "DEFAULT_WARNING_FRACTION",
     "BreachAction",
     "EventKind",
     "SlaDue",

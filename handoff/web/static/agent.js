@@ -54,8 +54,8 @@
   'use strict';
 
   const SESSION_KEY = 'handoff.agent.session';
-  // The SLA monitor's default HANDOFF_MONITOR__WARNING_FRACTION: the console warns when it does.
-  const WARNING_FRACTION = 0.8;
+  // Until `welcome` says the SLA monitor's HANDOFF_MONITOR__WARNING_FRACTION, its default.
+  let warningFraction = 0.8;
   const TYPING_EVERY_MS = 3000; // the protocol asks for "at most every few seconds"
   const CUSTOMER_TYPING_MS = 5000;
   const READ_RECEIPT_DELAY_MS = 500; // one receipt for a burst of customer messages
@@ -276,7 +276,7 @@
     const elapsed = (now - start) / Math.max(due - start, 1);
     let level = 'active';
     if (remaining <= 0) level = 'breached';
-    else if (elapsed >= WARNING_FRACTION) level = 'warning';
+    else if (elapsed >= warningFraction) level = 'warning';
     return { target, level, remaining, due };
   }
 
@@ -623,6 +623,7 @@
     ui.agentName.textContent = `${frame.agent.name} · ${frame.agent.teams.join(', ')}`;
     ui.agentName.title = ui.agentName.textContent; // the team list may be cut short
     for (const team of [...frame.agent.teams, ...(frame.teams ?? [])]) state.teams.add(team);
+    warningFraction = frame.sla_warning_fraction ?? warningFraction;
     state.queue = new Map(frame.queue.map((view) => [view.id, view]));
     const assigned = new Set(frame.assigned.map((view) => view.id));
     for (const entry of [...state.held.values()]) {

@@ -342,6 +342,7 @@ def test_an_agent_authenticates_and_is_welcomed_with_their_teams_queue(
         assert queued["team"] == "security" and queued["brief"]["team"] == "security"
         assert welcome["assigned"] == []
         assert welcome["teams"] == sorted(policy_teams(policy))  # where a transfer may go
+        assert welcome["sla_warning_fraction"] == 0.8  # the monitor's, for the countdowns
         assert harness.presence.online_by_team() == {"security": 1}
         assert_quiet(ana)
     assert harness.presence.online_by_team() == {}
