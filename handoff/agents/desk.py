@@ -486,7 +486,7 @@ class AgentDesk:
     async def acknowledge(self, connection: AgentConnection, handoff_id: int) -> None:
         """The agent has read the brief. Warm: the customer gets the introduction (once)."""
         agent = connection.agent
-        handoff = await self._held(connection, handoff_id)
+        handoff = await self._held(connection, handoff_id, with_brief=True)  # the intro reads it
         if self._is_acknowledged(handoff, agent.id):
             connection.send(DoneFrame(action="acknowledged", handoff_id=handoff_id))
             return
@@ -713,9 +713,14 @@ class AgentDesk:
             return
         await self._publish_since(handoff.conversation_id, before)
 
-    async def _held(self, connection: AgentConnection, handoff_id: int) -> HandoffRecord:
+    async def _held(
+        self, connection: AgentConnection, handoff_id: int, *, with_brief: bool = False
+    ) -> HandoffRecord:
         # The handoff, if this agent holds it now; a handoff they may not see is "not found".
-        handoff = await asyncio.to_thread(self._store.get_handoff, handoff_id)
+        # Without its brief unless asked: this runs for every message an agent sends.
+        handoff = await asyncio.to_thread(
+            functools.partial(self._store.get_handoff, handoff_id, with_brief=with_brief)
+        )
         mine = handoff is not None and handoff.agent_id == connection.agent.id
         if handoff is None or not (mine or connection.may_see(handoff.team)):
             raise DeskRefusal("not_found", f"no handoff {handoff_id} in your queues")

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from handoff.store.database import for_writing, session_factory
 from handoff.store.errors import ConversationNotFound, HandoffStateError, IllegalTransition
@@ -680,11 +680,13 @@ class ConversationStore:
         with self._read() as session:
             return [QueueEntryRecord(*row) for row in session.execute(query)]
 
-    def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
-        """The handoff with that id, or ``None``."""
+    def get_handoff(self, handoff_id: int, *, with_brief: bool = True) -> HandoffRecord | None:
+        """The handoff with that id, or ``None``; ``with_brief=False`` leaves ``brief`` empty
+        and never reads it (an agent's every message checks the handoff, and needs no brief)."""
+        options = [] if with_brief else [defer(Handoff.brief, raiseload=True)]
         with self._read() as session:
-            row = session.get(Handoff, handoff_id)
-            return None if row is None else _handoff_record(row)
+            row = session.get(Handoff, handoff_id, options=options)
+            return None if row is None else _handoff_record(row, with_brief=with_brief)
 
     def latest_handoff(self, conversation_id: str) -> HandoffRecord | None:
         """The conversation's most recent handoff, whatever its status, or ``None``."""
