@@ -119,6 +119,7 @@ def build_overview(
     agents: Iterable[AgentRecord],
     presence: Mapping[str, Presence],
     open_handoffs: Sequence[HandoffRecord],
+    customers: Mapping[int, tuple[str | None, str | None]],
     sla_events: Mapping[int, Sequence[SlaEventRecord]],
     todays_handoffs: Iterable[HandoffRecord],
     warning_fraction: float,
@@ -126,7 +127,8 @@ def build_overview(
     """The overview from the facts.
 
     ``teams`` maps each team to its routing mode; ``presence`` has the agents with a socket
-    open (absent: offline); ``open_handoffs`` are queued or assigned, in queue order;
+    open (absent: offline); ``open_handoffs`` are queued or assigned, in queue order (their
+    briefs are not needed); ``customers`` has ``(name, tier)`` of each queued one's customer;
     ``sla_events`` the recorded events of those, by handoff id; ``todays_handoffs`` every
     handoff queued since ``day_start``.
     """
@@ -139,7 +141,7 @@ def build_overview(
     return Overview(
         generated_at=now,
         teams=[
-            _team_queue(team, routing, agent_list, open_handoffs, now, warning_fraction)
+            _team_queue(team, routing, agent_list, open_handoffs, customers, now, warning_fraction)
             for team, routing in sorted(teams.items())
         ],
         agents=agent_list,
@@ -169,6 +171,7 @@ def _team_queue(
     routing: str,
     agents: Collection[AgentLoad],
     open_handoffs: Sequence[HandoffRecord],
+    customers: Mapping[int, tuple[str | None, str | None]],
     now: datetime,
     warning_fraction: float,
 ) -> TeamQueue:
@@ -183,14 +186,20 @@ def _team_queue(
         agents_online=online,
         in_progress=sum(1 for h in mine if h.status is HandoffStatus.ASSIGNED),
         queued=[
-            _queued(h, now, warning_fraction) for h in mine if h.status is HandoffStatus.QUEUED
+            _queued(h, customers.get(h.id, (None, None)), now, warning_fraction)
+            for h in mine
+            if h.status is HandoffStatus.QUEUED
         ],
     )
 
 
-def _queued(handoff: HandoffRecord, now: datetime, warning_fraction: float) -> QueuedHandoff:
-    customer = handoff.brief.get("customer") if isinstance(handoff.brief, dict) else None
-    customer = customer if isinstance(customer, dict) else {}
+def _queued(
+    handoff: HandoffRecord,
+    customer: tuple[str | None, str | None],
+    now: datetime,
+    warning_fraction: float,
+) -> QueuedHandoff:
+    name, tier = customer
     reading = sla_state(
         started_at=handoff.created_at,
         due_at=handoff.acknowledge_due,
@@ -202,8 +211,8 @@ def _queued(handoff: HandoffRecord, now: datetime, warning_fraction: float) -> Q
         conversation_id=handoff.conversation_id,
         severity=handoff.severity,
         category=handoff.category,
-        tier=str(customer.get("tier") or "standard"),
-        customer_name=customer.get("name"),
+        tier=tier or "standard",  # anonymous customers count as standard
+        customer_name=name,
         reasons=_reason_codes(handoff),
         queued_at=handoff.created_at,
         waiting_seconds=max(0.0, (now - handoff.created_at).total_seconds()),

@@ -52,7 +52,6 @@ def handoff(
     reasons: list[str] = ("request_human",),  # type: ignore[assignment]
     queued: datetime = T0,
     severity: str = "sev3",
-    brief: dict[str, Any] | None = None,
     rating: int | None = None,
 ) -> HandoffRecord:
     return HandoffRecord(
@@ -61,7 +60,7 @@ def handoff(
                  for code in reasons],
         score=1.0, severity=severity, category="technical", team=team, priority=30, mode="cold",
         acknowledge_due=queued + timedelta(hours=1), resolve_due=queued + timedelta(hours=8),
-        created_at=queued, brief=brief or {}, customer_notice="", agent_id=agent_id,
+        created_at=queued, brief={}, customer_notice="", agent_id=agent_id,
         satisfaction_rating=rating,
     )  # fmt: skip
 
@@ -74,6 +73,7 @@ def overview(**overrides: Any):  # type: ignore[no-untyped-def]
         "agents": [],
         "presence": {},
         "open_handoffs": [],
+        "customers": {},
         "sla_events": {},
         "todays_handoffs": [],
         "warning_fraction": 0.8,
@@ -82,13 +82,12 @@ def overview(**overrides: Any):  # type: ignore[no-untyped-def]
 
 
 def test_each_team_lists_its_queue_with_tier_reasons_wait_and_sla_state() -> None:
-    brief = {"customer": {"id": "C1", "name": "Maria Silva", "tier": "premium"}}
     queued = [
-        handoff(1, "general", brief=brief, reasons=["frustration", "request_human"]),
+        handoff(1, "general", reasons=["frustration", "request_human"]),
         handoff(2, "general", queued=T0 + timedelta(minutes=45)),
         handoff(3, "security", status=HandoffStatus.ASSIGNED, agent_id="id-ana"),
     ]
-    result = overview(open_handoffs=queued)
+    result = overview(open_handoffs=queued, customers={1: ("Maria Silva", "premium")})
 
     general, security = result.teams
     assert (general.team, general.routing, security.routing) == ("general", "claim", "auto_assign")

@@ -46,6 +46,7 @@ def queued(
     priority: int = 20,
     at: datetime = NOW,
     resolve_due: datetime | None = None,
+    brief: dict[str, Any] | None = None,
 ) -> HandoffRecord:
     """A conversation with one customer message, handed to the queue of ``team``."""
     token = hashlib.sha256(f"token-{next(_tokens)}".encode()).hexdigest()
@@ -70,7 +71,7 @@ def queued(
         mode="warm",
         acknowledge_due=at + timedelta(minutes=5),
         resolve_due=resolve_due or at + timedelta(hours=1),
-        brief={"summary": "Card blocked"},
+        brief=brief if brief is not None else {"summary": "Card blocked"},
         customer_notice="A colleague will reply shortly.",
     )
     return store.queue_handoff(
@@ -112,6 +113,27 @@ def run_together(count: int, work: Callable[[int], T]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(started, range(count)))
+
+
+# --- queued_customers -------------------------------------------------------------------
+
+
+def test_queued_customers_are_read_from_inside_the_briefs(
+    store: ConversationStore, work: AgentWorkStore
+) -> None:
+    named = queued(store, brief={"customer": {"id": "cus_1", "name": "Ada", "tier": "premium"}})
+    anonymous = queued(store, brief={"customer": {"id": None, "name": None, "tier": "standard"}})
+    without = queued(store, brief={"summary": "no customer part"})
+    taken = claimed(store, work)
+
+    customers = work.queued_customers()
+
+    assert customers == {
+        named.id: ("Ada", "premium"),
+        anonymous.id: (None, "standard"),
+        without.id: (None, None),
+    }
+    assert taken.id not in customers
 
 
 # --- claim_handoff ----------------------------------------------------------------------
