@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from handoff.agents.accounts import AgentRecord
-from handoff.agents.sla import SlaStatus, sla_state
+from handoff.agents.sla import SlaStatus, SlaTarget, sla_state
 from handoff.store.agent_work import SlaEventRecord
 from handoff.store.repository import HandoffRecord
 from handoff.store.states import HandoffStatus
@@ -46,7 +46,8 @@ class QueuedHandoff(BaseModel):
     reasons: list[str]
     queued_at: datetime
     waiting_seconds: float
-    acknowledge_due: datetime
+    sla_target: SlaTarget  # acknowledge, or resolve once acknowledged (before a transfer)
+    sla_due: datetime
     sla_status: SlaStatus
 
 
@@ -200,11 +201,12 @@ def _queued(
     warning_fraction: float,
 ) -> QueuedHandoff:
     name, tier = customer
+    # A handoff transferred or released back to a queue may have met its acknowledgement
+    # target already (the store keeps the first acknowledgement): then resolution is the clock.
+    target: SlaTarget = "acknowledge" if handoff.acknowledged_at is None else "resolve"
+    due = handoff.acknowledge_due if target == "acknowledge" else handoff.resolve_due
     reading = sla_state(
-        started_at=handoff.created_at,
-        due_at=handoff.acknowledge_due,
-        now=now,
-        warning_fraction=warning_fraction,
+        started_at=handoff.created_at, due_at=due, now=now, warning_fraction=warning_fraction
     )
     return QueuedHandoff(
         id=handoff.id,
@@ -216,7 +218,8 @@ def _queued(
         reasons=_reason_codes(handoff),
         queued_at=handoff.created_at,
         waiting_seconds=max(0.0, (now - handoff.created_at).total_seconds()),
-        acknowledge_due=handoff.acknowledge_due,
+        sla_target=target,
+        sla_due=due,
         sla_status=reading.status,
     )
 

@@ -259,6 +259,7 @@ class HandoffView(_Frame):
     resolve_due: datetime
     agent_id: str | None
     acknowledged: bool
+    acknowledged_at: datetime | None  # the first acknowledgement (the SLA's), kept on transfer
     transfer_count: int
     brief: dict[str, Any]
 
@@ -271,7 +272,8 @@ class HandoffView(_Frame):
             priority=handoff.priority, mode=handoff.mode, queued_at=handoff.created_at,
             acknowledge_due=handoff.acknowledge_due, resolve_due=handoff.resolve_due,
             agent_id=handoff.agent_id, acknowledged=acknowledged,
-            transfer_count=handoff.transfer_count, brief=handoff.brief,
+            acknowledged_at=handoff.acknowledged_at, transfer_count=handoff.transfer_count,
+            brief=handoff.brief,
         )  # fmt: skip
 
 

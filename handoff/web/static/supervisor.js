@@ -136,8 +136,9 @@
   }
 
   function slaText(item) {
-    const left = (Date.parse(item.acknowledge_due) - (Date.now() + clockOffsetMs)) / 1000;
-    return left >= 0 ? `ack in ${duration(left)}` : `ack overdue ${duration(left)}`;
+    const left = (Date.parse(item.sla_due) - (Date.now() + clockOffsetMs)) / 1000;
+    const what = item.sla_target === "resolve" ? "resolve" : "ack";
+    return left >= 0 ? `${what} in ${duration(left)}` : `${what} overdue ${duration(left)}`;
   }
 
   function waitingText(item) {
@@ -159,7 +160,8 @@
       el("div", { class: "line" }, [
         el("span", { class: "waiting", text: waitingText(item) }),
         el("span", { class: "sla", "data-testid": "sla", "data-sla-state": item.sla_status,
-                     "data-due": item.acknowledge_due, text: slaText(item) }),
+                     "data-due": item.sla_due, "data-target": item.sla_target,
+                     text: slaText(item) }),
       ]),
     ]);
   }
@@ -241,7 +243,7 @@
   function tick() {
     if (!latest || $("board").hidden) return;
     for (const node of document.querySelectorAll("[data-testid=sla][data-due]")) {
-      node.textContent = slaText({ acknowledge_due: node.dataset.due });
+      node.textContent = slaText({ sla_due: node.dataset.due, sla_target: node.dataset.target });
     }
   }
 

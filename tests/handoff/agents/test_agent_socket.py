@@ -684,6 +684,8 @@ def test_a_transfer_requeues_the_handoff_with_its_brief_for_the_other_team(
         pushed = receive_until(carl, of_type("handoff_queued"))["handoff"]
         assert (pushed["id"], pushed["team"], pushed["status"]) == (handoff_id, "general", "queued")
         assert pushed["transfer_count"] == 1 and pushed["brief"] == brief
+        # Taking a cold handoff acknowledged it: the SLA's target stays met after the move.
+        assert pushed["acknowledged"] is False and pushed["acknowledged_at"] is not None
         requeued = receive_until(customer, moved_to("queued"))
         assert (requeued["data"]["from"], requeued["data"]["to"]) == ("agent", "queued")
 

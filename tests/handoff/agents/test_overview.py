@@ -53,6 +53,7 @@ def handoff(
     queued: datetime = T0,
     severity: str = "sev3",
     rating: int | None = None,
+    acknowledged_at: datetime | None = None,
 ) -> HandoffRecord:
     return HandoffRecord(
         id=handoff_id, conversation_id=f"c{handoff_id}", status=status,
@@ -61,7 +62,7 @@ def handoff(
         score=1.0, severity=severity, category="technical", team=team, priority=30, mode="cold",
         acknowledge_due=queued + timedelta(hours=1), resolve_due=queued + timedelta(hours=8),
         created_at=queued, brief={}, customer_notice="", agent_id=agent_id,
-        satisfaction_rating=rating,
+        satisfaction_rating=rating, acknowledged_at=acknowledged_at,
     )  # fmt: skip
 
 
@@ -102,6 +103,18 @@ def test_each_team_lists_its_queue_with_tier_reasons_wait_and_sla_state() -> Non
         SlaStatus.ACTIVE,
     )
     assert security.queued == [] and security.in_progress == 1
+
+
+def test_a_requeued_handoff_already_acknowledged_counts_down_to_its_resolution() -> None:
+    transferred = handoff(1, "general", acknowledged_at=T0 + timedelta(minutes=2))
+    fresh = handoff(2, "general")
+
+    moved, waiting = overview(open_handoffs=[transferred, fresh]).teams[0].queued
+
+    assert (moved.sla_target, moved.sla_due) == ("resolve", transferred.resolve_due)
+    assert moved.sla_status is SlaStatus.ACTIVE  # 50 minutes of an 8-hour resolution window
+    assert (waiting.sla_target, waiting.sla_due) == ("acknowledge", fresh.acknowledge_due)
+    assert waiting.sla_status is SlaStatus.WARNING
 
 
 def test_agents_show_presence_and_load_online_first_and_only_agents_count_for_teams() -> None:

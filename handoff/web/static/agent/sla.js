@@ -17,7 +17,9 @@ export function setWarningFraction(value) {
 
 /** The SLA target now (acknowledge until acknowledged, then resolve) and its level. */
 function slaOf(view, now) {
-  const target = view.acknowledged ? 'resolve' : 'acknowledge';
+  // The store keeps the first acknowledgement, so after a transfer the SLA's acknowledgement
+  // target may be met even though this agent has not acknowledged yet.
+  const target = view.acknowledged || view.acknowledged_at ? 'resolve' : 'acknowledge';
   const due = parseTime(target === 'resolve' ? view.resolve_due : view.acknowledge_due);
   const start = parseTime(view.queued_at);
   const remaining = due - now;
