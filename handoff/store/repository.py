@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -444,18 +444,7 @@ class ConversationStore:
                 raise ConversationNotFound(conversation_id)
             if state != ConversationState.BOT.value:
                 return []
-            return [
-                self._insert_message(
-                    session,
-                    conversation_id,
-                    sender=Sender(m.sender),
-                    text=m.text,
-                    client_message_id=None,
-                    payload=dict(m.payload),
-                    now=now,
-                )  # fmt: skip
-                for m in messages
-            ]
+            return self._insert_replies(session, conversation_id, messages, now)
 
     def rate_last_handoff(self, conversation_id: str, rating: int, *, now: datetime) -> int | None:
         """Record the customer's ``rating`` (1..5) on the conversation's latest resolved
@@ -466,11 +455,7 @@ class ConversationStore:
         now = _utc(now)
         with self._writing() as session:
             row = session.scalars(
-                select(Handoff)
-                .where(Handoff.conversation_id == conversation_id)
-                .order_by(Handoff.created_at.desc(), Handoff.id.desc())
-                .limit(1)
-                .with_for_update()
+                _latest_handoff_of(conversation_id).with_for_update()
             ).one_or_none()
             if row is None or row.status != HandoffStatus.RESOLVED.value:
                 return None
@@ -520,22 +505,7 @@ class ConversationStore:
             row.payload = {**row.payload, **copy.deepcopy(dict(extra))}
             session.flush()
             updated = _message_record(row)
-            stored = []
-            for reply in replies:
-                who = Sender(reply.sender)
-                if who is Sender.CUSTOMER:
-                    raise ValueError("a reply cannot come from the customer")
-                stored.append(
-                    self._insert_message(
-                        session,
-                        row.conversation_id,
-                        sender=who,
-                        text=reply.text,
-                        client_message_id=None,
-                        payload=dict(reply.payload),
-                        now=now,
-                    )  # fmt: skip
-                )
+            stored = self._insert_replies(session, row.conversation_id, replies, now)
             return updated, stored
 
     def messages_after(self, conversation_id: str, after_seq: int) -> list[MessageRecord]:
@@ -691,15 +661,36 @@ class ConversationStore:
     def latest_handoff(self, conversation_id: str) -> HandoffRecord | None:
         """The conversation's most recent handoff, whatever its status, or ``None``."""
         with self._read() as session:
-            row = session.scalars(
-                select(Handoff)
-                .where(Handoff.conversation_id == conversation_id)
-                .order_by(Handoff.created_at.desc(), Handoff.id.desc())
-                .limit(1)
-            ).one_or_none()
+            row = session.scalars(_latest_handoff_of(conversation_id)).one_or_none()
             return None if row is None else _handoff_record(row)
 
     # --- internals ----------------------------------------------------------------------
+
+    def _insert_replies(
+        self,
+        session: Session,
+        conversation_id: str,
+        replies: Sequence[NewMessage],
+        now: datetime,
+    ) -> list[MessageRecord]:
+        # Messages of the bot, an agent or the system, in order, in the caller's transaction.
+        stored = []
+        for reply in replies:
+            who = Sender(reply.sender)
+            if who is Sender.CUSTOMER:
+                raise ValueError("a reply cannot come from the customer")
+            stored.append(
+                self._insert_message(
+                    session,
+                    conversation_id,
+                    sender=who,
+                    text=reply.text,
+                    client_message_id=None,
+                    payload=dict(reply.payload),
+                    now=now,
+                )  # fmt: skip
+            )
+        return stored
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -833,6 +824,16 @@ class ConversationStore:
         session.add(row)
         session.flush()
         return _message_record(row)
+
+
+def _latest_handoff_of(conversation_id: str) -> Select[tuple[Handoff]]:
+    """The query for the conversation's most recent handoff, whatever its status."""
+    return (
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id)
+        .order_by(Handoff.created_at.desc(), Handoff.id.desc())
+        .limit(1)
+    )
 
 
 def _utc(moment: datetime) -> datetime:
