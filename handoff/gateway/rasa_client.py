@@ -168,20 +168,7 @@ class RasaTurnClient:
             BotRequestRejected: Rasa refuses the request (400, 401, 404...).
         """
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
-        try:
-            response = await self._http.post(
-                self._url, json=body, headers=self._headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException:
-            raise BotUnavailable(
-                f"Rasa did not answer within {self._timeout:g} s ({self._url})"
-            ) from None
-        except httpx.RequestError as exc:  # refused, reset, DNS failure...
-            raise BotUnavailable(
-                f"cannot reach Rasa at {self._url}: {type(exc).__name__}: {exc}"
-            ) from exc
-
-        self._raise_for_status(response, self._url, _CHANNEL_NOT_FOUND)
+        response = await self._post(self._url, _CHANNEL_NOT_FOUND, json=body, headers=self._headers)
         try:
             payload = response.json()
         except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
@@ -234,17 +221,21 @@ class RasaTurnClient:
         url = self._base_url + path.format(conversation_id=urllib.parse.quote(conversation_id, ""))
         # include_events=NONE: the answer carries the tracker, which we do not need in full.
         params = {**self._api_params, "include_events": "NONE"}
+        return await self._post(url, _API_NOT_FOUND, json=body, params=params)
+
+    async def _post(self, url: str, not_found: str, **request: Any) -> httpx.Response:
+        # One POST to Rasa: transport failures and error statuses as the documented errors.
         try:
-            response = await self._http.post(url, json=body, params=params, timeout=self._timeout)
+            response = await self._http.post(url, timeout=self._timeout, **request)
         except httpx.TimeoutException:
             raise BotUnavailable(
                 f"Rasa did not answer within {self._timeout:g} s ({url})"
             ) from None
-        except httpx.RequestError as exc:
+        except httpx.RequestError as exc:  # refused, reset, DNS failure...
             raise BotUnavailable(
                 f"cannot reach Rasa at {url}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._raise_for_status(response, url, _API_NOT_FOUND)
+        self._raise_for_status(response, url, not_found)
         return response
 
     def _raise_for_status(self, response: httpx.Response, url: str, not_found: str) -> None:
