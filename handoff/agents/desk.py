@@ -384,17 +384,13 @@ class AgentDesk:
             return done
 
     def _agent_states(self, active: Mapping[str, int]) -> list[AgentState]:
-        agents: dict[str, AgentRecord] = {}
-        online: set[str] = set()
-        for connection in self._connections:
-            agents[connection.agent.id] = connection.agent
-            if connection.status == "online":
-                online.add(connection.agent.id)
+        agents = {connection.agent.id: connection.agent for connection in self._connections}
+        presence = self.presence()
         return [
             AgentState(
                 agent_id=agent.id,
                 teams=frozenset(agent.teams),
-                presence="online" if agent.id in online else "away",
+                presence=presence[agent.id],
                 capacity=agent.capacity,
                 active_chats=active.get(agent.id, 0),
                 idle_since=self._idle_since.get(agent.id),
@@ -786,8 +782,7 @@ class AgentDesk:
         self._hub.publish(conversation_id, customer_frames(messages))
 
     def _refresh_presence(self, agent: AgentRecord) -> None:
-        online = any(c.agent.id == agent.id and c.status == "online" for c in self._connections)
-        if online:
+        if self.presence().get(agent.id) == "online":
             self._presence.set_online(agent.id, agent.teams)
         else:
             self._presence.set_offline(agent.id)
