@@ -72,8 +72,10 @@ demo-db: $(VENV)/.installed ## Create the demo bank, or reset it to its seeded s
 validate: models ## rasa data validate (warnings fail)
 	$(RASA) data validate --config config.yml --domain bot/domain --data data --fail-on-warnings
 
-test-unit: setup system-deps ## Fast tests of the service, actions and demo bank (no servers)
-	$(PY) -m pytest tests --ignore=tests/bot -m "not integration" -q
+# No servers: neither the integration tests (Rasa, the models, Chromium) nor the store's
+# PostgreSQL runs (marked `postgres`), so nothing beyond the two environments is installed.
+test-unit: setup ## Fast tests of the service, actions and demo bank (no servers)
+	$(PY) -m pytest tests --ignore=tests/bot -m "not integration and not postgres" -q
 
 test-bot: models ## Tests of the Rasa-side code, in the Rasa environment
 	$(RASA_PY) -m pytest tests/bot -q
@@ -84,8 +86,18 @@ test-stories: models ## rasa test on the test stories (end to end, NLU included)
 test-service: models demo-db system-deps ## Service, actions, demo bank and training tests, integration included
 	$(PY) -m pytest tests --ignore=tests/bot -q
 
-# Prerequisites run left to right: system packages and validation first, then each suite.
-test: system-deps validate test-service test-bot test-stories ## Set up and run the whole suite
+# Every suite runs even when an earlier one fails, so one failure never hides the state of the
+# others; the summary names the failed ones and the exit status is non-zero if any failed.
+TEST_SUITES := validate test-service test-bot test-stories
+
+test: system-deps models demo-db ## Set up and run the whole suite (every suite, even after a failure)
+	@failed=""; \
+	for suite in $(TEST_SUITES); do \
+	  echo "=== make $$suite"; \
+	  $(MAKE) --no-print-directory $$suite || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED suites:$$failed"; exit 1; fi; \
+	echo "make test: every suite passed ($(TEST_SUITES))"
 
 nlu-eval: models ## Intent accuracy and macro-F1 on the held-out 20 % of Banking77
 	$(PY) -m training.nlu_eval --rasa $(RASA) --out reports/nlu-eval

@@ -10,6 +10,10 @@ database::
     def my_url(postgres_server: PostgresServer) -> str:
         return postgres_server.create_database("my_tests")  # a postgresql+psycopg:// URL
 
+Tests that run on both databases take :data:`BACKENDS` as their fixture's ``params``: the
+PostgreSQL run carries the ``postgres`` mark, so ``-m "not postgres"`` (``make test-unit``) runs
+the SQLite half alone, with no server to install or start.
+
 The binaries are found on PATH, else in Debian's ``/usr/lib/postgresql/<version>/bin``. When
 there are none the tests that need the server FAIL, saying to install ``postgresql`` (``make
 system-deps``); set ``HANDOFF_TEST_SKIP_POSTGRES=1`` to skip them instead. ``initdb`` refuses to
@@ -31,6 +35,8 @@ from pathlib import Path
 import pytest
 
 SKIP_ENV = "HANDOFF_TEST_SKIP_POSTGRES"
+# The two backends a store test runs on; ``request.param`` is the plain name.
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"))
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found on PATH nor in "
     "/usr/lib/postgresql/*/bin. Install them with `make system-deps` (or "

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from postgres_server import PostgresServer
+from postgres_server import BACKENDS, PostgresServer
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -41,7 +41,7 @@ CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _fresh_names = itertools.count(1)
 
 
-@pytest.fixture(scope="module", params=("sqlite", "postgresql"))
+@pytest.fixture(scope="module", params=BACKENDS)
 def migrated_agents_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:

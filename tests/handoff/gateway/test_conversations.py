@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres_server import BACKENDS
 
 from handoff.brief.builder import CustomerInfo
 from handoff.brief.schema import HandoffBrief
@@ -106,7 +107,7 @@ def policy() -> EscalationPolicy:
 _databases = itertools.count(1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
     """A migrated store on SQLite, and again on the test session's real PostgreSQL server."""
     if request.param == "sqlite":

@@ -11,14 +11,12 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from postgres_server import PostgresServer
+from postgres_server import BACKENDS, PostgresServer
 from sqlalchemy import Engine
 
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.models import Base
 from handoff.store.repository import ConversationStore
-
-BACKENDS = ("sqlite", "postgresql")
 
 _fresh_names = itertools.count(1)
 
