@@ -115,7 +115,10 @@ bench-agents: models ## Brief and agent<->customer relay latency, 500 customers,
 	$(PY) -m benchmarks.agents_bench
 
 # --- running ------------------------------------------------------------------------------
-run: models demo-db ## Start Rasa, the action server and the handoff service; Ctrl-C stops all
+# The demo, and only the demo, runs in demo mode: public demo secrets, demo identities and the
+# demo agents' public password. A deployment sets its own secrets and never this variable.
+run: export HANDOFF_DEMO_MODE := true
+run: models demo-db ## Start Rasa, the action server and the handoff service in demo mode; Ctrl-C stops all
 	@# Idempotent: creates the demo agents (password demo-password) that are missing.
 	$(PY) -m handoff agents seed-demo
 	$(PY) -m handoff stack

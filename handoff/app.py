@@ -46,7 +46,7 @@ from handoff.gateway.rasa_client import RasaTurnClient
 from handoff.gateway.sentiment_reader import BatcherSentimentReader
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
 from handoff.resources import Resources, open_resources
-from handoff.settings import Settings, get_settings
+from handoff.settings import DEMO_MODE_WARNING, Settings, get_settings, require_safe_start
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        require_safe_start(settings)  # fail closed: no placeholder or missing secret
+        if settings.demo_mode:
+            logger.warning(DEMO_MODE_WARNING)
         async with open_resources(settings) as resources:
             # Migrations run before the first socket is accepted: the schema is always current.
             await asyncio.to_thread(upgrade_database, resources.service_engine)

@@ -57,7 +57,7 @@ from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_pro
 from handoff.resources import BUILD_SENTIMENT_MODEL, open_resources
 from handoff.sentiment.batcher import BatchScorer
 from handoff.sentiment.reading import SentimentInputError, validate_text
-from handoff.settings import Settings, get_settings
+from handoff.settings import Settings, get_settings, require_safe_start
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.states import AgentRole
 
@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(settings: Settings, log_level: str = "info") -> None:
     """Run the service in the foreground until interrupted."""
+    require_safe_start(settings)  # said here in one line, before uvicorn logs a traceback
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
@@ -331,6 +332,14 @@ def run_agents(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         known_teams = policy_teams(load_escalation_policy(settings))
         if args.agents_command == "seed-demo":
+            if not settings.demo_mode:
+                # Their password is public, and opens nothing outside demo mode anyway.
+                print(
+                    "handoff: the demo agents exist in demo mode only "
+                    "(HANDOFF_DEMO_MODE=true, which `make run` sets)",
+                    file=sys.stderr,
+                )
+                return EXIT_BAD_CONFIGURATION
             return _seed_demo(store, known_teams)
         return _create_agent(settings, store, known_teams, args)
     except AgentError as exc:  # a bad request: a taken username, an unknown team...

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,10 +27,13 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from handoff.exceptions import ConfigurationError
 
 ENV_PREFIX = "HANDOFF_"
 ENV_NESTED_DELIMITER = "__"
@@ -64,6 +68,12 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _required(secret: SecretStr | None, variable: str) -> SecretStr:
+    if secret is None:
+        raise ConfigurationError(f"{variable} is not set")
+    return secret
+
+
 def _user_cache_dir() -> Path:
     # The XDG base-directory convention: $XDG_CACHE_HOME when set, else ~/.cache.
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -81,18 +91,6 @@ DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 
 LocalPath = Annotated[Path, AfterValidator(_expand_user)]
 """A filesystem path; a leading ``~`` is expanded."""
-
-
-def _refuse_placeholder(
-    secret: SecretStr, placeholder: str, allowed: bool, what: str, variable: str
-) -> None:
-    # Called from model_post_init: pydantic reports the ValueError as a ValidationError,
-    # like a validator's.
-    if not allowed and secret.get_secret_value() == placeholder:
-        raise ValueError(
-            f"the {what} is the public development placeholder: set "
-            f"{variable} to a random value of 32 characters or more"
-        )
 
 
 class _Group(BaseModel):
@@ -114,13 +112,17 @@ class RasaSettings(_Group):
     request_timeout_seconds: PositiveFloat = 10.0
     auth_token: SecretStr | None = Field(
         default=None,
-        description="The token Rasa was started with (--auth-token), sent as ?token=.",
+        description=(
+            "The token of Rasa's HTTP API (`--auth-token`), sent as ?token=. Required; "
+            "`handoff stack` makes a random one per start when it is unset."
+        ),
     )
     channel_token: SecretStr | None = Field(
         default=None,
         description=(
-            "The handoff channel's bearer token (`token:` in bot/credentials.yml), "
-            "sent as `Authorization: Bearer`."
+            "The handoff channel's bearer token (`token:` in bot/credentials.yml), sent as "
+            "`Authorization: Bearer`. Required; `handoff stack` makes a random one per start "
+            "when it is unset."
         ),
     )
 
@@ -129,6 +131,14 @@ class ActionsSettings(_Group):
     """The rasa-sdk action server."""
 
     url: HttpBaseUrl = "http://localhost:5055"
+    token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The secret Rasa sends the action server (`Authorization: Bearer`), which runs "
+            "actions only for a caller that has it. `handoff stack` makes a random one per "
+            "start when it is unset."
+        ),
+    )
 
 
 class DatabaseSettings(_Group):
@@ -213,36 +223,31 @@ class EscalationSettings(_Group):
     )
 
 
-DEVELOPMENT_IDENTITY_SECRET = "DEVELOPMENT-ONLY identity secret: never use outside a laptop"
-"""The default identity secret: public (it is in this file), so anyone can sign with it."""
+DEMO_IDENTITY_SECRET = "DEMO-ONLY identity secret: public, accepted in demo mode alone"
+"""The demo mode's identity secret: public (it is in this file), so anyone can sign with it."""
 
 
 class IdentitySettings(_Group):
     """How the identity tokens signed by the bank's website are checked (HS256, shared secret).
 
-    The placeholder secret is refused when ``allow_development_secret`` is false; a deployment
-    sets ``HANDOFF_IDENTITY__ALLOW_DEVELOPMENT_SECRET=false`` and its own
-    ``HANDOFF_IDENTITY__SECRET``.
+    Outside demo mode the service refuses to start without a secret of its own
+    (``HANDOFF_IDENTITY__SECRET``); in demo mode an unset secret is the public
+    :data:`DEMO_IDENTITY_SECRET`.
     """
 
-    secret: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_IDENTITY_SECRET),
+    secret: SecretStr | None = Field(
+        default=None,
         # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash, 256 bits.
         min_length=32,
         description="Secret shared with the website that signs customers' identity tokens.",
-    )
-    allow_development_secret: bool = Field(
-        default=True, description="Whether the public placeholder secret is accepted."
     )
     token_ttl_seconds: int = Field(
         default=3600, ge=1, description="Lifetime of the tokens the demo page signs."
     )
 
-    def model_post_init(self, context: object, /) -> None:
-        _refuse_placeholder(
-            self.secret, DEVELOPMENT_IDENTITY_SECRET, self.allow_development_secret,
-            "identity secret", "HANDOFF_IDENTITY__SECRET",
-        )  # fmt: skip
+    def require_secret(self) -> SecretStr:
+        """The secret; :class:`ConfigurationError` if unset (the service refuses to start so)."""
+        return _required(self.secret, "HANDOFF_IDENTITY__SECRET")
 
 
 class GatewaySettings(_Group):
@@ -262,38 +267,44 @@ class GatewaySettings(_Group):
         default=8.0,
         description="Typical minutes an agent spends per conversation, for wait estimates.",
     )
-    demo_identities: bool = Field(
-        default=True,
-        description=(
-            "Serve /api/demo/identity-token, which signs identity tokens for the demo "
-            "customers (the demo page's stand-in for the bank's website). Off in production."
-        ),
-    )
 
 
-DEVELOPMENT_AGENT_TOKEN_SECRET = "DEVELOPMENT-ONLY agent token secret: never use outside a laptop"
-"""The default agent token secret: public (it is in this file), so anyone can sign with it."""
+DEMO_AGENT_TOKEN_SECRET = "DEMO-ONLY agent token secret: public, accepted in demo mode alone"
+"""The demo mode's agent token secret: public (it is in this file), so anyone can sign with it."""
 
 
 class AgentSettings(_Group):
     """Agents' accounts and the access tokens a login gives them (HS256, a secret of our own).
 
-    The placeholder secret is refused when ``allow_development_secret`` is false, as for
-    :class:`IdentitySettings`; a deployment sets ``HANDOFF_AGENTS__ALLOW_DEVELOPMENT_SECRET=false``
-    and its own ``HANDOFF_AGENTS__TOKEN_SECRET``.
+    Outside demo mode the service refuses to start without a secret of its own
+    (``HANDOFF_AGENTS__TOKEN_SECRET``); in demo mode an unset secret is the public
+    :data:`DEMO_AGENT_TOKEN_SECRET`.
     """
 
-    token_secret: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_AGENT_TOKEN_SECRET),
+    token_secret: SecretStr | None = Field(
+        default=None,
         min_length=32,  # RFC 7518 section 3.2, as for the identity secret
         description="Signs and checks agents' access tokens; known to this service only.",
     )
-    allow_development_secret: bool = Field(
-        default=True, description="Whether the public placeholder secret is accepted."
-    )
     token_ttl_seconds: int = Field(
-        default=8 * 3600, ge=60, description="Lifetime of an agent's access token (a shift)."
+        default=8 * 3600,
+        ge=60,
+        le=24 * 3600,
+        description=(
+            "Lifetime of an agent's access token (a shift). A token whose own lifetime is "
+            "longer, or that expires further ahead than this, is refused."
+        ),
     )
+
+    def require_token_secret(self) -> SecretStr:
+        """The secret; :class:`ConfigurationError` if unset (the service refuses to start so)."""
+        return _required(self.token_secret, "HANDOFF_AGENTS__TOKEN_SECRET")
+
+    @property
+    def token_ttl(self) -> timedelta:
+        """The lifetime of the tokens a login hands out, and the longest one accepted."""
+        return timedelta(seconds=self.token_ttl_seconds)
+
     default_capacity: int = Field(
         default=3, ge=1, description="Conversations at once of an agent created without one."
     )
@@ -306,12 +317,6 @@ class AgentSettings(_Group):
         default_factory=lambda: repo_root() / "data" / "canned_responses.yml",
         description="The agents' canned responses, read and checked at start-up.",
     )
-
-    def model_post_init(self, context: object, /) -> None:
-        _refuse_placeholder(
-            self.token_secret, DEVELOPMENT_AGENT_TOKEN_SECRET, self.allow_development_secret,
-            "agent token secret", "HANDOFF_AGENTS__TOKEN_SECRET",
-        )  # fmt: skip
 
 
 class MonitorSettings(_Group):
@@ -329,7 +334,14 @@ class MonitorSettings(_Group):
 
 
 class Settings(BaseSettings):
-    """Every setting of the handoff service, in groups."""
+    """Every setting of the handoff service, in groups.
+
+    ``demo_mode`` (``HANDOFF_DEMO_MODE=true``, which `make run` sets and nothing else does)
+    fills the identity and agent token secrets that are unset with the public demo secrets,
+    serves the demo identities and lets the demo agents sign in. Outside it,
+    :func:`startup_problems` names every secret that is missing or a public placeholder, and the
+    service refuses to start.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -338,6 +350,13 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    demo_mode: bool = Field(
+        default=False,
+        description=(
+            "The demo: public demo secrets, the demo identities (/api/demo/*) and the demo "
+            "agents' password. Never on outside a laptop."
+        ),
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     rasa: RasaSettings = Field(default_factory=RasaSettings)
     actions: ActionsSettings = Field(default_factory=ActionsSettings)
@@ -352,6 +371,62 @@ class Settings(BaseSettings):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_secrets(cls, data: Any) -> Any:
+        # Demo mode, and only demo mode, fills the unset secrets with the public demo ones.
+        if not isinstance(data, dict) or not _FLAG.validate_python(data.get("demo_mode", False)):
+            return data
+        return {
+            **data,
+            "identity": _with_secret(data.get("identity"), "secret", DEMO_IDENTITY_SECRET),
+            "agents": _with_secret(data.get("agents"), "token_secret", DEMO_AGENT_TOKEN_SECRET),
+        }
+
+
+_FLAG = TypeAdapter(bool)
+
+
+def _with_secret(group: Any, key: str, demo_value: str) -> Any:
+    """``group`` (a built group, its values as a dict, or nothing) with ``key`` set if unset."""
+    if group is None:
+        return {key: demo_value}
+    if isinstance(group, BaseModel):
+        if getattr(group, key) is not None:
+            return group
+        return group.model_copy(update={key: SecretStr(demo_value)})
+    if isinstance(group, dict) and group.get(key) is None:
+        return {**group, key: demo_value}
+    return group
+
+
+_PUBLIC_SECRETS = frozenset({DEMO_IDENTITY_SECRET, DEMO_AGENT_TOKEN_SECRET})
+
+
+def _secret_problem(secret: SecretStr | None, variable: str, demo_mode: bool) -> str | None:
+    if secret is None:
+        return f"{variable} is not set: set it to a random value of 32 characters or more"
+    if not demo_mode and secret.get_secret_value() in _PUBLIC_SECRETS:
+        return f"{variable} is a public demo secret, accepted in demo mode alone"
+    return None
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """What stops the service from starting safely with ``settings``, each naming its setting.
+
+    Outside demo mode the identity and agent token secrets must be set and not the public demo
+    ones; in every mode the service needs the secrets of Rasa's HTTP API and handoff channel,
+    which Rasa always requires.
+    """
+    checks = [
+        (settings.identity.secret, "HANDOFF_IDENTITY__SECRET"),
+        (settings.agents.token_secret, "HANDOFF_AGENTS__TOKEN_SECRET"),
+        (settings.rasa.auth_token, "HANDOFF_RASA__AUTH_TOKEN"),
+        (settings.rasa.channel_token, "HANDOFF_RASA__CHANNEL_TOKEN"),
+    ]
+    found = (_secret_problem(secret, name, settings.demo_mode) for secret, name in checks)
+    return [problem for problem in found if problem is not None]
+
 
 @functools.cache
 def get_settings() -> Settings:
@@ -360,3 +435,21 @@ def get_settings() -> Settings:
     Tests that change the environment call ``get_settings.cache_clear()`` afterwards.
     """
     return Settings()
+
+
+def require_safe_start(settings: Settings) -> None:
+    """Refuse to start (:class:`ConfigurationError`) while :func:`startup_problems` finds any."""
+    problems = startup_problems(settings)
+    if problems:
+        mode = "in demo mode" if settings.demo_mode else "outside demo mode"
+        raise ConfigurationError(
+            f"refusing to start {mode}: " + "; ".join(problems)
+            + ". (HANDOFF_DEMO_MODE=true, which `make run` sets, is for a laptop only.)"
+        )  # fmt: skip
+
+
+DEMO_MODE_WARNING = (
+    "DEMO MODE: public demo secrets, demo identities for anyone and the demo agents' public "
+    "password are accepted. Never expose this service beyond this machine."
+)
+"""Logged at every start in demo mode, and shown in `make run`'s banner."""

@@ -23,7 +23,9 @@ from typing import Literal
 from handoff.exceptions import HandoffError
 from handoff.signed_tokens import TokenRejected
 
-TokenRejection = Literal["expired", "bad_signature", "malformed", "missing_claim", "wrong_type"]
+TokenRejection = Literal[
+    "expired", "bad_signature", "malformed", "missing_claim", "wrong_type", "too_long"
+]
 """Why an agent token was refused; ``wrong_type`` is a signed token that is not an agent's
 (a customer's identity token, for instance)."""
 

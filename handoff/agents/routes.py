@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from handoff.agents.accounts import MAX_PASSWORD_LENGTH, AgentRecord, AgentStore
 from handoff.agents.canned import CannedResponse
+from handoff.agents.demo import DEMO_PASSWORD
 from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
 from handoff.agents.overview import Overview, build_overview
@@ -97,6 +98,11 @@ def _agent_settings(request: Request) -> AgentSettings:
     return settings.agents
 
 
+def _demo_mode(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return settings.demo_mode
+
+
 def _unauthorized(detail: str) -> HTTPException:
     # RFC 6750 section 3: a 401 names the scheme the client should use.
     return HTTPException(
@@ -114,7 +120,12 @@ async def current_agent(
     if credentials is None:
         raise _unauthorized("send Authorization: Bearer <token> (POST /api/agents/login)")
     try:
-        claims = verify_agent_token(credentials.credentials, secret=settings.token_secret, now=now)
+        claims = verify_agent_token(
+            credentials.credentials,
+            secret=settings.require_token_secret(),
+            now=now,
+            max_lifetime=settings.token_ttl,
+        )
     except AgentTokenRejected as exc:
         logger.info("agent token rejected: %s", exc)
         advice = "log in again" if exc.reason_code == "expired" else "not a valid agent token"
@@ -134,8 +145,14 @@ async def login(
     store: Annotated[AgentStore, Depends(_agent_store)],
     settings: Annotated[AgentSettings, Depends(_agent_settings)],
     now: Annotated[datetime, Depends(agent_clock)],
+    demo_mode: Annotated[bool, Depends(_demo_mode)],
 ) -> LoginResponse:
     """Exchange an agent's username and password for an access token."""
+    if not demo_mode and body.password == DEMO_PASSWORD:
+        # The demo agents' password is public: outside demo mode it opens no account, even
+        # one a demo left behind in this database.
+        logger.warning("refused the public demo password for %r outside demo mode", body.username)
+        raise _unauthorized(BAD_CREDENTIALS)
     # Argon2 is CPU work by design: off the event loop.
     agent = await asyncio.to_thread(store.authenticate, body.username, body.password)
     if agent is None:
@@ -143,7 +160,7 @@ async def login(
         raise _unauthorized(BAD_CREDENTIALS)
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     now = now.replace(microsecond=0)  # the token's exp is whole seconds: expires_at matches it
-    token = issue_agent_token(agent, secret=settings.token_secret, now=now, ttl=ttl)
+    token = issue_agent_token(agent, secret=settings.require_token_secret(), now=now, ttl=ttl)
     logger.info("agent %s logged in", agent.username)
     return LoginResponse(token=token, expires_at=now + ttl, agent=AgentView.of(agent))
 

@@ -80,7 +80,12 @@ async def _authenticate(websocket: WebSocket, settings: Settings, token: str) ->
     desk: AgentDesk = websocket.app.state.desk
     store: AgentStore = websocket.app.state.agent_store
     try:
-        claims = verify_agent_token(token, secret=settings.agents.token_secret, now=desk.clock())
+        claims = verify_agent_token(
+            token,
+            secret=settings.agents.require_token_secret(),
+            now=desk.clock(),
+            max_lifetime=settings.agents.token_ttl,
+        )
     except AgentTokenRejected as exc:
         logger.info("agent socket: token rejected: %s", exc)
         advice = "log in again" if exc.reason_code == "expired" else "not a valid agent token"

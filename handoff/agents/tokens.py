@@ -46,6 +46,8 @@ WHAT = "agent token"  # how errors name this kind of token
 AGENT_TOKEN_TYPE = "agent"
 """The ``typ`` claim of every agent token."""
 REQUIRED_CLAIMS = ("sub", "role", "teams", "iat", "exp")
+MAX_LIFETIME = timedelta(hours=24)
+"""The longest lifetime of an agent token that any setting allows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +88,21 @@ def verify_agent_token(
     *,
     secret: str | SecretStr,
     now: datetime,
+    max_lifetime: timedelta = MAX_LIFETIME,
     leeway: timedelta = DEFAULT_LEEWAY,
 ) -> AgentClaims:
     """The claims of ``token`` if it is an agent token signed with ``secret``, valid at ``now``.
 
-    A token is accepted until ``exp + leeway``.
+    A token is accepted until ``exp + leeway``, and only while its lifetime is bounded: one
+    issued for longer than ``max_lifetime`` (the service passes its own token lifetime), or
+    expiring further ahead of ``now`` than that, is refused as ``too_long``, so a token forged
+    with a stolen secret or issued by mistake cannot last for years.
 
     Raises:
         AgentTokenRejected: with reason ``bad_signature`` (wrong secret, altered token, or an
             algorithm other than HS256), ``wrong_type`` (signed, but not an agent token),
-            ``missing_claim``, ``malformed`` (not a JWT, or a claim of the wrong type) or
-            ``expired``.
+            ``missing_claim``, ``malformed`` (not a JWT, or a claim of the wrong type),
+            ``too_long`` or ``expired``.
         ValueError: ``now`` is naive.
     """
     require_aware(now)
@@ -112,6 +118,10 @@ def verify_agent_token(
     issued_at, expires_at = check_lifetime(
         claims, now=now, leeway=leeway, what=WHAT, reject=AgentTokenRejected
     )
+    if expires_at - issued_at > max_lifetime or expires_at > now + max_lifetime + leeway:
+        raise AgentTokenRejected(
+            "too_long", f"agent token lifetime exceeds {max_lifetime} (expires {expires_at})"
+        )
     return AgentClaims(
         agent_id=agent_id, role=role, teams=teams, issued_at=issued_at, expires_at=expires_at
     )

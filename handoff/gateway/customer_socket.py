@@ -258,7 +258,9 @@ async def _customer(gateway: Gateway, token: str | None) -> CustomerInfo:
         return ANONYMOUS
     settings = gateway.settings.identity
     try:
-        identity = verify_identity_token(token, secret=settings.secret, now=gateway.service.clock())
+        identity = verify_identity_token(
+            token, secret=settings.require_secret(), now=gateway.service.clock()
+        )
         profile = await asyncio.to_thread(resolve_customer, identity, gateway.bank_engine)
     except IdentityRejected as exc:
         # The details (customer id, expiry, PyJWT's message) are for the logs only.

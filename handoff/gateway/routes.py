@@ -2,8 +2,8 @@
 
 ``/api/demo/*`` plays the bank's website for the demo page: it lists the demo customers and
 signs identity tokens for them on the server side, as a real host site signs tokens for its
-logged-in users. It exists only while ``HANDOFF_GATEWAY__DEMO_IDENTITIES`` is on (the default
-for ``make run``); a deployment turns it off and lets its own site sign.
+logged-in users. It exists only in demo mode (``HANDOFF_DEMO_MODE=true``, which ``make run``
+sets); a deployment lets its own site sign.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def _gateway(request: Request) -> Gateway:
 
 
 def _demo_gateway(gateway: Annotated[Gateway, Depends(_gateway)]) -> Gateway:
-    if not gateway.settings.gateway.demo_identities:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "demo identities are turned off")
+    if not gateway.settings.demo_mode:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "demo identities exist in demo mode only")
     return gateway
 
 
@@ -100,6 +100,6 @@ async def demo_identity_token(
     now = gateway.service.clock()
     ttl = timedelta(seconds=gateway.settings.identity.token_ttl_seconds)
     token = sign_identity_token(
-        body.customer_id, secret=gateway.settings.identity.secret, now=now, ttl=ttl
+        body.customer_id, secret=gateway.settings.identity.require_secret(), now=now, ttl=ttl
     )
     return IdentityToken(customer_id=body.customer_id, token=token, expires_at=now + ttl)

@@ -6,16 +6,24 @@ import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from handoff.app import create_app
+from handoff.exceptions import ConfigurationError
 from handoff.readiness import CheckResult, Probe
 from handoff.settings import (
+    DEMO_AGENT_TOKEN_SECRET,
+    DEMO_IDENTITY_SECRET,
+    DEMO_MODE_WARNING,
     ActionsSettings,
+    AgentSettings,
     BankSettings,
     DatabaseSettings,
+    IdentitySettings,
     RasaSettings,
     SentimentSettings,
     Settings,
@@ -52,7 +60,13 @@ def closed_port() -> int:
 def settings(tmp_path: Path) -> Settings:
     """Settings that point at nothing running and at databases under ``tmp_path``."""
     return Settings(
-        rasa=RasaSettings(url=f"http://127.0.0.1:{closed_port()}"),
+        identity=IdentitySettings(secret="identity-secret-of-this-test-0123456789"),
+        agents=AgentSettings(token_secret="agent-token-secret-of-this-test-0123456789"),
+        rasa=RasaSettings(
+            url=f"http://127.0.0.1:{closed_port()}",
+            auth_token="rasa-api-token-of-this-test-0123456789",
+            channel_token="rasa-channel-token-of-this-test-0123456789",
+        ),
         actions=ActionsSettings(url=f"http://127.0.0.1:{closed_port()}"),
         database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
         bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
@@ -81,6 +95,48 @@ def unready_app(settings: Settings) -> Iterator[TestClient]:
     ]
     with running(settings, probes) as client:
         yield client
+
+
+@pytest.mark.parametrize(
+    ("group", "changes", "named"),
+    [
+        ("identity", {"secret": None}, "HANDOFF_IDENTITY__SECRET"),
+        ("identity", {"secret": SecretStr(DEMO_IDENTITY_SECRET)}, "HANDOFF_IDENTITY__SECRET"),
+        ("agents", {"token_secret": None}, "HANDOFF_AGENTS__TOKEN_SECRET"),
+        (
+            "agents",
+            {"token_secret": SecretStr(DEMO_AGENT_TOKEN_SECRET)},
+            "HANDOFF_AGENTS__TOKEN_SECRET",
+        ),
+        ("rasa", {"auth_token": None}, "HANDOFF_RASA__AUTH_TOKEN"),
+        ("rasa", {"channel_token": None}, "HANDOFF_RASA__CHANNEL_TOKEN"),
+    ],
+)
+def test_the_service_refuses_to_start_without_its_secrets_naming_the_setting(
+    settings: Settings, group: str, changes: dict[str, Any], named: str
+) -> None:
+    unsafe = settings.model_copy(
+        update={group: getattr(settings, group).model_copy(update=changes)}
+    )
+
+    with pytest.raises(ConfigurationError, match=named), running(unsafe):
+        pass
+
+
+def test_demo_mode_starts_with_the_demo_secrets_and_says_so(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    demo = settings.model_copy(
+        update={
+            "demo_mode": True,
+            "identity": IdentitySettings(secret=DEMO_IDENTITY_SECRET),
+            "agents": AgentSettings(token_secret=DEMO_AGENT_TOKEN_SECRET),
+        }
+    )
+
+    with running(demo, [FixedProbe("rasa", True)]) as client:
+        assert client.get("/healthz").status_code == 200
+    assert DEMO_MODE_WARNING in caplog.text
 
 
 def test_healthz_is_alive_even_when_dependencies_fail(unready_app: TestClient) -> None:

@@ -168,9 +168,33 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert excinfo.value.code == 2
 
 
+SERVICE_SECRETS = {
+    "HANDOFF_IDENTITY__SECRET": "identity-secret-of-this-test-0123456789",
+    "HANDOFF_AGENTS__TOKEN_SECRET": "agent-token-secret-of-this-test-0123456789",
+    "HANDOFF_RASA__AUTH_TOKEN": "rasa-api-token-of-this-test-0123456789",
+    "HANDOFF_RASA__CHANNEL_TOKEN": "rasa-channel-token-of-this-test-0123456789",
+}
+
+
+def test_serve_refuses_to_start_without_its_secrets_naming_each(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
+
+    assert cli.main(["serve"]) == 2
+
+    assert calls == []
+    err = capsys.readouterr().err
+    assert "refusing to start outside demo mode" in err
+    assert all(name in err for name in SERVICE_SECRETS)
+
+
 def test_serve_runs_uvicorn_on_the_configured_address(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
+    for name, value in SERVICE_SECRETS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HANDOFF_SERVER__HOST", "0.0.0.0")
     monkeypatch.setenv("HANDOFF_SERVER__PORT", "8123")
 

@@ -22,8 +22,7 @@ from handoff.agents.tokens import (
 )
 from handoff.gateway.identity import IdentityRejected, sign_identity_token, verify_identity_token
 from handoff.settings import (
-    DEVELOPMENT_AGENT_TOKEN_SECRET,
-    AgentSettings,
+    DEMO_AGENT_TOKEN_SECRET,
     Settings,
     get_settings,
 )
@@ -188,6 +187,31 @@ def test_a_claim_of_the_wrong_kind_is_malformed(changes: dict[str, Any]) -> None
     assert rejection(signed(valid_claims(**changes))).reason_code == "malformed"
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exp": int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())},  # a forged "forever"
+        {"exp": int((NOW + timedelta(hours=9)).timestamp())},  # longer than the shift
+        # A lifetime of eight hours that only starts tomorrow: still too far ahead of now.
+        {
+            "iat": int((NOW + timedelta(days=1)).timestamp()),
+            "exp": int((NOW + timedelta(days=1) + TTL).timestamp()),
+        },
+    ],
+)
+def test_a_token_that_lasts_longer_than_a_shift_is_refused(changes: dict[str, Any]) -> None:
+    token = signed(valid_claims(**changes))
+
+    with pytest.raises(AgentTokenRejected) as excinfo:
+        verify_agent_token(token, secret=SECRET, now=NOW, max_lifetime=TTL)
+
+    assert excinfo.value.reason_code == "too_long"
+
+
+def test_a_token_of_exactly_a_shift_is_accepted() -> None:
+    assert verify_agent_token(issue(), secret=SECRET, now=NOW, max_lifetime=TTL)
+
+
 def test_naive_times_bad_ttls_and_empty_secrets_are_programming_errors() -> None:
     with pytest.raises(ValueError, match="aware"):
         issue_agent_token(AGENT, secret=SECRET, now=NOW.replace(tzinfo=None), ttl=TTL)
@@ -216,18 +240,23 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_agent_settings_defaults() -> None:
     agents = Settings().agents
 
-    assert agents.token_secret.get_secret_value() == DEVELOPMENT_AGENT_TOKEN_SECRET
-    assert agents.allow_development_secret
+    assert agents.token_secret is None  # outside demo mode the service then refuses to start
     assert agents.token_ttl_seconds == 8 * 3600
     assert agents.default_capacity == 3
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_demo_mode_signs_with_the_public_demo_secret() -> None:
+    demo = Settings(demo_mode=True)
+
+    assert demo.agents.require_token_secret().get_secret_value() == DEMO_AGENT_TOKEN_SECRET
     # Not the customers' identity secret: the two kinds of token are signed apart.
-    assert agents.token_secret != Settings().identity.secret
+    assert demo.agents.token_secret != demo.identity.secret
 
 
 @pytest.mark.usefixtures("clean_environment")
 def test_agent_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HANDOFF_AGENTS__TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("HANDOFF_AGENTS__ALLOW_DEVELOPMENT_SECRET", "false")
     monkeypatch.setenv("HANDOFF_AGENTS__TOKEN_TTL_SECONDS", "3600")
     monkeypatch.setenv("HANDOFF_AGENTS__DEFAULT_CAPACITY", "5")
 
@@ -238,17 +267,12 @@ def test_agent_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert agents.default_capacity == 5
 
 
-@pytest.mark.usefixtures("clean_environment")
-def test_the_placeholder_secret_is_refused_outside_development() -> None:
-    with pytest.raises(ValidationError, match="HANDOFF_AGENTS__TOKEN_SECRET"):
-        Settings(agents=AgentSettings(allow_development_secret=False))
-
-
 @pytest.mark.parametrize(
     "values",
     [
         {"token_secret": "too short"},
         {"token_ttl_seconds": 0},
+        {"token_ttl_seconds": 24 * 3600 + 1},  # longer than any shift
         {"default_capacity": 0},
         {"token_lifetime": 60},  # a misspelt key
     ],

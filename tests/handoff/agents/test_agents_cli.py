@@ -60,6 +60,21 @@ def create_args(*extra: str, teams: str = "security, general") -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.fixture
+def demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOFF_DEMO_MODE", "true")
+
+
+def test_seed_demo_is_refused_outside_demo_mode(
+    capsys: pytest.CaptureFixture[str], store: AgentStore
+) -> None:
+    code, _, err = run(capsys, "agents", "seed-demo")
+
+    assert code == 2 and "demo mode only" in err and "HANDOFF_DEMO_MODE=true" in err
+    assert store.list_agents() == []
+
+
+@pytest.mark.usefixtures("demo_mode")
 def test_seed_demo_creates_the_demo_agents_once(
     capsys: pytest.CaptureFixture[str], store: AgentStore
 ) -> None:
@@ -81,6 +96,7 @@ def test_seed_demo_creates_the_demo_agents_once(
     assert store.list_agents() == agents
 
 
+@pytest.mark.usefixtures("demo_mode")
 def test_list_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "agents", "list")
     assert (code, out.strip()) == (0, "no agents yet: handoff agents create ... (or handoff "
@@ -200,19 +216,23 @@ def test_the_default_capacity_comes_from_the_settings(
     assert agent is not None and agent.capacity == 6
 
 
-def test_make_run_seeds_the_demo_agents_before_the_stack() -> None:
-    recipe = (REPO / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+def test_make_run_seeds_the_demo_agents_before_the_stack_in_demo_mode() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("\nrun: models", 1)[1].split("\n\n", 1)[0]
     commands = [
         line.strip() for line in recipe.splitlines()[1:] if not line.strip().startswith("@#")
     ]
 
     assert commands == ["$(PY) -m handoff agents seed-demo", "$(PY) -m handoff stack"]
+    # `make run`, and nothing else, turns demo mode on.
+    assert "\nrun: export HANDOFF_DEMO_MODE := true\n" in makefile
+    assert makefile.count("HANDOFF_DEMO_MODE") == 1
 
 
 def test_the_stack_banner_says_where_the_pages_are_and_how_to_log_in(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    stack._print_urls(Settings(), "http://127.0.0.1:8000", [])
+    stack._print_urls(Settings(demo_mode=True), "http://127.0.0.1:8000", [])
 
     lines = {
         line.split()[0] + " " + line.split()[1]: line.split()[2:]
@@ -230,3 +250,13 @@ def test_the_stack_banner_says_where_the_pages_are_and_how_to_log_in(
     by_name = {demo.username: demo for demo in DEMO_AGENTS}
     assert {"general", "relationship"} <= set(by_name[DEMO_LOGIN].teams)  # where "a person" goes
     assert by_name[DEMO_SUPERVISOR].role is AgentRole.SUPERVISOR
+
+
+def test_the_banner_says_demo_mode_in_demo_mode_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    stack._print_urls(Settings(demo_mode=True), "http://127.0.0.1:8000", [])
+    demo = capsys.readouterr().out
+    stack._print_urls(Settings(), "http://127.0.0.1:8000", [])
+    deployed = capsys.readouterr().out
+
+    assert "DEMO MODE" in demo and DEMO_PASSWORD in demo
+    assert "DEMO MODE" not in deployed and DEMO_PASSWORD not in deployed

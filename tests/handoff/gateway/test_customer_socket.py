@@ -182,11 +182,13 @@ MakeHarness = Callable[..., Harness]
 
 @pytest.fixture
 def make_harness(service_engine: Engine, bank_engine: Engine) -> Iterator[MakeHarness]:
-    """Builds the app; keyword arguments override ``GatewaySettings``."""
+    """Builds the app, in demo mode unless told; other keyword arguments override
+    ``GatewaySettings``."""
     opened: list[Harness] = []
 
-    def make(**gateway_options: Any) -> Harness:
+    def make(*, demo_mode: bool = True, **gateway_options: Any) -> Harness:
         settings = Settings(
+            demo_mode=demo_mode,
             identity=IdentitySettings(secret=SECRET),
             gateway=GatewaySettings(allowed_origins=(ALLOWED_ORIGIN,), **gateway_options),
         )
@@ -760,10 +762,8 @@ def test_a_demo_identity_token_for_an_unknown_customer_is_404(harness: Harness) 
     assert "cus_9999" in response.json()["detail"]
 
 
-def test_the_demo_routes_are_404_when_demo_identities_are_off(
-    make_harness: MakeHarness,
-) -> None:
-    harness = make_harness(demo_identities=False)
+def test_the_demo_routes_are_404_outside_demo_mode(make_harness: MakeHarness) -> None:
+    harness = make_harness(demo_mode=False)
     assert harness.client.get("/api/demo/customers").status_code == 404
     response = harness.client.post("/api/demo/identity-token", json={"customer_id": "cus_1002"})
     assert response.status_code == 404

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from demobank.db import create_bank_engine
 from demobank.models import CustomerTier
 from demobank.seed import create_demo_bank
-from handoff.exceptions import DependencyUnavailable, HandoffError
+from handoff.exceptions import ConfigurationError, DependencyUnavailable, HandoffError
 from handoff.gateway.identity import (
     IdentityRejected,
     UnknownCustomer,
@@ -26,7 +26,7 @@ from handoff.gateway.identity import (
     verify_identity_token,
 )
 from handoff.resources import create_bank_engine as create_read_only_bank_engine
-from handoff.settings import DEVELOPMENT_IDENTITY_SECRET, IdentitySettings, Settings
+from handoff.settings import DEMO_IDENTITY_SECRET, IdentitySettings, Settings
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long"
 NOW = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
@@ -218,30 +218,30 @@ def test_signing_refuses_a_blank_customer_or_a_non_positive_ttl() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_development_secret_is_the_default_and_allowed_by_default() -> None:
-    identity = Settings().identity
+def test_the_secret_is_unset_by_default_and_the_public_demo_one_in_demo_mode() -> None:
+    assert Settings().identity.secret is None
+    assert Settings().identity.token_ttl_seconds == 3600
 
-    assert identity.secret.get_secret_value() == DEVELOPMENT_IDENTITY_SECRET
-    assert identity.token_ttl_seconds == 3600
+    demo = Settings(demo_mode=True).identity
+    assert demo.require_secret().get_secret_value() == DEMO_IDENTITY_SECRET
 
 
-def test_the_development_secret_is_refused_when_not_allowed() -> None:
-    with pytest.raises(ValidationError, match="development placeholder"):
-        IdentitySettings(allow_development_secret=False)
+def test_a_secret_of_its_own_is_kept_in_demo_mode_too() -> None:
+    demo = Settings(demo_mode=True, identity=IdentitySettings(secret=SECRET))
 
-    real = IdentitySettings(allow_development_secret=False, secret=SECRET)
-    assert real.secret.get_secret_value() == SECRET
+    assert demo.identity.require_secret().get_secret_value() == SECRET
+
+
+def test_an_unset_secret_cannot_be_used() -> None:
+    with pytest.raises(ConfigurationError, match="HANDOFF_IDENTITY__SECRET"):
+        IdentitySettings().require_secret()
 
 
 def test_the_identity_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HANDOFF_IDENTITY__ALLOW_DEVELOPMENT_SECRET", "false")
-    with pytest.raises(ValidationError, match="HANDOFF_IDENTITY__SECRET"):
-        Settings()
-
     monkeypatch.setenv("HANDOFF_IDENTITY__SECRET", SECRET)
     monkeypatch.setenv("HANDOFF_IDENTITY__TOKEN_TTL_SECONDS", "600")
     identity = Settings().identity
-    assert identity.secret.get_secret_value() == SECRET
+    assert identity.require_secret().get_secret_value() == SECRET
     assert identity.token_ttl_seconds == 600
 
 
