@@ -40,6 +40,8 @@ import httpx
 import numpy as np
 from websockets.sync.client import ClientConnection, connect
 
+from benchmarks.stack_env import demo_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.2
 TURNS_PER_CONVERSATION = 3
@@ -87,6 +89,7 @@ def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
         "BANK_DATABASE_URL": bank_url,
         "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
+        **demo_secrets(),
     }
     log = (workdir / "stack.log").open("wb")
     process = subprocess.Popen(

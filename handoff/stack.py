@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,9 +23,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import yaml
+from pydantic import SecretStr
 
 from handoff.agents.demo import DEMO_LOGIN, DEMO_PASSWORD, DEMO_SUPERVISOR
-from handoff.settings import Settings
+from handoff.settings import DEMO_MODE_WARNING, Settings, require_safe_start
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,10 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def _random_secret() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits, 43 characters
+
+
 def _port(url: str) -> str:
     parts = urlsplit(url)
     return str(parts.port or (443 if parts.scheme == "https" else 80))
@@ -57,33 +63,77 @@ def endpoints_for(actions_url: str, template: Path, target: Path) -> Path:
     return target
 
 
+def bind_host(url: str) -> str:
+    """The interface a service of ``url`` listens on: its host, ``localhost`` as 127.0.0.1.
+
+    Rasa and the action server are the service's alone: with the default URLs they listen on
+    loopback only. A URL with another host (a container's name, say) binds there instead.
+    """
+    host = urlsplit(url).hostname or "127.0.0.1"
+    return "127.0.0.1" if host == "localhost" else host
+
+
+def with_internal_secrets(settings: Settings, make: Callable[[], str] = _random_secret) -> Settings:
+    """``settings`` with the internal secrets that are unset made up for this start.
+
+    Rasa's API token, the handoff channel's token and the action server's token are shared by
+    the processes this launcher starts and nobody else, so a random value per start is the
+    safest default; one that is set (to reach a Rasa started elsewhere, say) is kept.
+    """
+    rasa, actions = settings.rasa, settings.actions
+    rasa = rasa.model_copy(
+        update={
+            "auth_token": rasa.auth_token or SecretStr(make()),
+            "channel_token": rasa.channel_token or SecretStr(make()),
+        }
+    )
+    actions = actions.model_copy(update={"token": actions.token or SecretStr(make())})
+    return settings.model_copy(update={"rasa": rasa, "actions": actions})
+
+
+def _secret_env(**secrets: SecretStr | None) -> dict[str, str]:
+    # Secrets travel in the environment, which only the same user can read (/proc/PID/environ),
+    # never on a command line, which `ps` shows to everyone.
+    return {name: secret.get_secret_value() for name, secret in secrets.items() if secret}
+
+
 def service_specs(settings: Settings, root: Path = PROJECT_ROOT) -> list[ServiceSpec]:
-    """The three services, in start order (the action server first: Rasa calls it)."""
+    """The three services, in start order (the action server first: Rasa calls it).
+
+    ``settings`` carries the internal secrets (:func:`with_internal_secrets`); each process is
+    given those it needs.
+    """
     logs = settings.paths.run_dir / "log"
     endpoints = endpoints_for(
         settings.actions.url, root / "bot/endpoints.yml", settings.paths.run_dir / "endpoints.yml"
     )
+    actions_token = settings.actions.token
     return [
         ServiceSpec(
             "actions",
             [
                 str(root / ".venv/bin/python"),
                 "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
+                "actions.server",
+                "--host",
+                bind_host(settings.actions.url),
                 "--port",
                 _port(settings.actions.url),
             ],
             logs / "actions.log",
-            {"BANK_DATABASE_URL": settings.bank.url},
+            {
+                "BANK_DATABASE_URL": settings.bank.url,
+                **_secret_env(HANDOFF_ACTIONS__TOKEN=actions_token),
+            },
         ),
         ServiceSpec(
             "rasa",
             [
-                str(root / ".venv-rasa/bin/rasa"),
-                "run",
-                "--enable-api",
+                str(root / ".venv-rasa/bin/python"),
+                "-m",
+                "bot.serve",
+                "--interface",
+                bind_host(settings.rasa.url),
                 "--model",
                 "models",
                 "--credentials",
@@ -94,12 +144,24 @@ def service_specs(settings: Settings, root: Path = PROJECT_ROOT) -> list[Service
                 _port(settings.rasa.url),
             ],
             logs / "rasa.log",
-            {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
+            {
+                "RASA_TELEMETRY_ENABLED": "false",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                **_secret_env(
+                    HANDOFF_RASA__AUTH_TOKEN=settings.rasa.auth_token,
+                    HANDOFF_RASA__CHANNEL_TOKEN=settings.rasa.channel_token,
+                    HANDOFF_ACTIONS__TOKEN=actions_token,
+                ),
+            },
         ),
         ServiceSpec(
             "handoff",
             [str(root / ".venv/bin/python"), "-m", "handoff", "serve"],
             logs / "handoff.log",
+            _secret_env(
+                HANDOFF_RASA__AUTH_TOKEN=settings.rasa.auth_token,
+                HANDOFF_RASA__CHANNEL_TOKEN=settings.rasa.channel_token,
+            ),
         ),
     ]
 
@@ -180,6 +242,8 @@ def run_stack(settings: Settings) -> int:
     """Start everything, print the URLs, block until a signal or a failure; returns exit code."""
     # The readiness poll would log one line per second while Rasa loads its model.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = with_internal_secrets(settings)
+    require_safe_start(settings)  # before anything starts: a refusal leaves nothing running
     specs = service_specs(settings)
     stack = Stack(specs)
     stop_requested: list[int] = []
@@ -218,20 +282,27 @@ def _report_failure(stack: Stack, specs: Sequence[ServiceSpec]) -> int:
 
 
 def _print_urls(settings: Settings, service_url: str, specs: Sequence[ServiceSpec]) -> None:
+    demo = settings.demo_mode
+    signed_in_as = (
+        (f"as {DEMO_LOGIN} / {DEMO_PASSWORD}", f"as {DEMO_SUPERVISOR} / {DEMO_PASSWORD}")
+        if demo
+        else ("(handoff agents create)", "(a supervisor's account)")
+    )
     print(
-        "\nEverything is up:\n"
-        f"  demo chat         {service_url}/   (play a demo customer; the widget: "
-        f'<script src="{service_url}/widget.js" defer></script>)\n'
-        f"  agent console     {service_url}/agent   as {DEMO_LOGIN} / {DEMO_PASSWORD}   "
-        "(handoff agents list)\n"
-        f"  supervisor view   {service_url}/supervisor   as {DEMO_SUPERVISOR} / {DEMO_PASSWORD}\n"
+        (f"\n*** {DEMO_MODE_WARNING} ***\n" if demo else "\n") + "Everything is up:\n"
+        f"  demo chat         {service_url}/   ("
+        + ("play a demo customer; " if demo else "anonymous only outside demo mode; ")
+        + f'the widget: <script src="{service_url}/widget.js" defer></script>)\n'
+        f"  agent console     {service_url}/agent   {signed_in_as[0]}\n"
+        f"  supervisor view   {service_url}/supervisor   {signed_in_as[1]}\n"
         f"  handoff service   {service_url}   (readiness {service_url}/readyz, "
         f"API docs {service_url}/docs)\n"
         f"  customer socket   {service_url.replace('http', 'ws', 1)}/ws/customer   "
         "(docs/protocol.md; agents: /ws/agent, docs/agent-protocol.md)\n"
-        f"  Rasa server       {settings.rasa.url}   (handoff channel "
-        f"{settings.rasa.url}/webhooks/handoff/webhook)\n"
-        f"  action server     {settings.actions.url}   (health {settings.actions.url}/health)\n"
+        f"  Rasa server       {settings.rasa.url}   (the service's alone: its API and channel "
+        "need this run's tokens)\n"
+        f"  action server     {settings.actions.url}   (for Rasa alone; health "
+        f"{settings.actions.url}/health)\n"
         f"  logs              {', '.join(str(s.log) for s in specs)}\n"
         "Press Ctrl-C to stop all services.",
         flush=True,

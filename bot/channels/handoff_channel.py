@@ -12,7 +12,7 @@ with everything.
 Registered in ``bot/credentials.yml``::
 
     bot.channels.handoff_channel.HandoffInput:
-      token: <shared secret>        # optional; then `Authorization: Bearer <token>` is required
+      token: ${HANDOFF_RASA__CHANNEL_TOKEN}  # required: `Authorization: Bearer <token>`
       max_message_chars: 2000       # longer messages are truncated (and flagged), not refused
       empty_message_reply: <text>   # answer to an empty message, sent without calling Rasa
 
@@ -165,10 +165,11 @@ def truncate(text: str, max_chars: int) -> tuple[str, bool]:
     return text[:max_chars].rstrip(), True
 
 
-def is_authorized(authorization: str | None, token: str | None) -> bool:
-    """Whether an ``Authorization`` header carries the shared ``token`` (always, if none is set)."""
-    if not token:
-        return True
+MIN_TOKEN_CHARS = 32
+
+
+def is_authorized(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries the shared ``token``."""
     if not authorization:
         return False
     scheme, _, credentials = authorization.strip().partition(" ")
@@ -373,10 +374,10 @@ class HandoffInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> HandoffInput:
-        """Builds the channel from its section of the credentials file (all keys optional)."""
+        """Builds the channel from its section of the credentials file (``token`` required)."""
         credentials = credentials or {}
         return cls(
-            token=_optional_string(credentials, "token"),
+            token=_optional_string(credentials, "token") or "",
             max_message_chars=_positive_int(
                 credentials, "max_message_chars", DEFAULT_MAX_MESSAGE_CHARS
             ),
@@ -387,20 +388,25 @@ class HandoffInput(InputChannel):
 
     def __init__(
         self,
-        token: str | None = None,
+        token: str,
         max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
         empty_message_reply: str = DEFAULT_EMPTY_MESSAGE_REPLY,
     ) -> None:
-        """Creates the channel; an empty ``token`` means requests are not authenticated."""
+        """Creates the channel; every request must carry ``token`` (Rasa refuses to start
+        without one of at least :data:`MIN_TOKEN_CHARS` characters: the channel sets customer
+        ids, so it never runs open)."""
+        if len(token) < MIN_TOKEN_CHARS:
+            raise RasaException(
+                f"{CHANNEL_NAME}: 'token' must be a secret of {MIN_TOKEN_CHARS} characters or "
+                "more (set HANDOFF_RASA__CHANNEL_TOKEN, which bot/credentials.yml reads)."
+            )
         if max_message_chars < 1:
             raise RasaException(f"{CHANNEL_NAME}: max_message_chars must be at least 1.")
         if not empty_message_reply.strip():
             raise RasaException(f"{CHANNEL_NAME}: empty_message_reply must not be blank.")
-        self.token = token or None
+        self.token = token
         self.max_message_chars = max_message_chars
         self.empty_message_reply = empty_message_reply
-        if self.token is None:
-            logger.info("Handoff channel accepts requests without a token (none configured).")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The channel's routes; ``on_new_message`` hands a message to the Rasa agent."""

@@ -127,14 +127,20 @@ class ChannelServer:
 
     base_url: str
     session: aiohttp.ClientSession
+    token: str | None = None
 
     async def post(self, body: Any, headers: dict[str, str] | None = None) -> "Reply":
         """POSTs ``body``, serialised as JSON, to the channel's webhook."""
         return await self.post_raw(json.dumps(body).encode("utf-8"), headers)
 
     async def post_raw(self, data: bytes, headers: dict[str, str] | None = None) -> "Reply":
-        """POSTs ``data`` exactly as given to the channel's webhook."""
-        headers = {"Content-Type": "application/json", **(headers or {})}
+        """POSTs ``data`` exactly as given to the channel's webhook.
+
+        Without ``headers`` the request carries the channel's token, as the service's do.
+        """
+        if headers is None:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = {"Content-Type": "application/json", **headers}
         url = f"{self.base_url}/webhook"
         async with self.session.post(url, data=data, headers=headers) as resp:
             return Reply(resp.status, resp.content_type, dict(resp.headers), await resp.read())
@@ -223,7 +229,11 @@ async def serve_channel(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServeC
         servers.append(server)
         session = aiohttp.ClientSession()
         sessions.append(session)
-        return ChannelServer(f"http://127.0.0.1:{port}/webhooks/{channel.name()}", session)
+        return ChannelServer(
+            f"http://127.0.0.1:{port}/webhooks/{channel.name()}",
+            session,
+            getattr(channel, "token", None),
+        )
 
     yield serve
 

@@ -30,6 +30,7 @@ from bot.channels.handoff_channel import (
     turn_response,
 )
 
+TOKEN = "handoff-channel-test-token-0123456789abcdef"
 SENDER = "conv-42"
 HANDOFF = {
     "version": 1,
@@ -170,23 +171,21 @@ def test_parse_request_rejects_bad_bodies_saying_what_to_send(raw: bytes, expect
 
 
 @pytest.mark.parametrize(
-    ("header", "token", "allowed"),
+    ("header", "allowed"),
     [
-        (None, None, True),
-        ("Bearer anything", None, True),
-        (None, "s3cret", False),
-        ("", "s3cret", False),
-        ("Bearer s3cret", "s3cret", True),
-        ("bearer s3cret", "s3cret", True),
-        ("Bearer  s3cret ", "s3cret", True),
-        ("Bearer wrong", "s3cret", False),
-        ("Bearer s3cret-and-more", "s3cret", False),
-        ("Basic s3cret", "s3cret", False),
-        ("s3cret", "s3cret", False),
+        (None, False),
+        ("", False),
+        (f"Bearer {TOKEN}", True),
+        (f"bearer {TOKEN}", True),
+        (f"Bearer  {TOKEN} ", True),
+        ("Bearer wrong", False),
+        (f"Bearer {TOKEN}-and-more", False),
+        (f"Basic {TOKEN}", False),
+        (TOKEN, False),
     ],
 )
-def test_is_authorized(header: Any, token: Any, allowed: bool) -> None:
-    assert is_authorized(header, token) is allowed
+def test_is_authorized(header: Any, allowed: bool) -> None:
+    assert is_authorized(header, TOKEN) is allowed
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,23 +364,34 @@ def test_turn_response_has_every_field() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("credentials", [None, {}, {"token": None, "empty_message_reply": ""}])
+@pytest.mark.parametrize(
+    "credentials", [{"token": TOKEN}, {"token": TOKEN, "empty_message_reply": ""}]
+)
 def test_from_credentials_defaults(credentials: Any) -> None:
     channel = HandoffInput.from_credentials(credentials)
 
     assert channel.name() == "handoff"
-    assert channel.token is None
+    assert channel.token == TOKEN
     assert channel.max_message_chars == DEFAULT_MAX_MESSAGE_CHARS == 2000
     assert channel.empty_message_reply == DEFAULT_EMPTY_MESSAGE_REPLY
 
 
+@pytest.mark.parametrize(
+    "credentials", [None, {}, {"token": None}, {"token": ""}, {"token": "short-secret"}]
+)
+def test_from_credentials_refuses_to_run_without_a_strong_token(credentials: Any) -> None:
+    # The channel sets customer ids from its metadata: it never runs open.
+    with pytest.raises(RasaException, match="HANDOFF_RASA__CHANNEL_TOKEN"):
+        HandoffInput.from_credentials(credentials)
+
+
 def test_from_credentials_reads_every_key() -> None:
     channel = HandoffInput.from_credentials(
-        {"token": "s3cret", "max_message_chars": "500", "empty_message_reply": "Type away!"}
+        {"token": TOKEN, "max_message_chars": "500", "empty_message_reply": "Type away!"}
     )
 
     assert (channel.token, channel.max_message_chars, channel.empty_message_reply) == (
-        "s3cret",
+        TOKEN,
         500,
         "Type away!",
     )
@@ -390,12 +400,12 @@ def test_from_credentials_reads_every_key() -> None:
 @pytest.mark.parametrize(
     "credentials",
     [
-        {"max_message_chars": 0},
-        {"max_message_chars": -5},
-        {"max_message_chars": "lots"},
-        {"max_message_chars": True},
+        {"token": TOKEN, "max_message_chars": 0},
+        {"token": TOKEN, "max_message_chars": -5},
+        {"token": TOKEN, "max_message_chars": "lots"},
+        {"token": TOKEN, "max_message_chars": True},
         {"token": 1234},
-        {"empty_message_reply": "   "},
+        {"token": TOKEN, "empty_message_reply": "   "},
     ],
 )
 def test_from_credentials_rejects_bad_values(credentials: dict[str, Any]) -> None:
@@ -410,7 +420,7 @@ def test_from_credentials_rejects_bad_values(credentials: dict[str, Any]) -> Non
 
 @pytest.mark.asyncio
 async def test_health(serve_channel: Any, fake_rasa: Any, agent: Any) -> None:
-    server = await serve_channel(HandoffInput(token="s3cret"), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(token=TOKEN), fake_rasa, agent)
 
     reply = await server.get("/")
 
@@ -429,7 +439,7 @@ async def test_turn_returns_messages_intent_entities_slots_handoff_and_steps(
     fake_rasa.intent_ranking = [
         {"name": f"intent_{i}", "confidence": round(0.6 - i * 0.08, 2)} for i in range(7)
     ]
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "I lost my card"})
 
@@ -456,7 +466,7 @@ async def test_turn_returns_messages_intent_entities_slots_handoff_and_steps(
 async def test_turn_without_handoff_or_steps(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     data = (await server.post({"sender": SENDER, "message": "hi"})).json()
 
@@ -472,7 +482,7 @@ async def test_metadata_reaches_rasa_and_the_tracker(
     serve_channel: Any, fake_rasa: Any, agent: Any, tracker_store: Any
 ) -> None:
     metadata = {"customer_id": "C-1001", "sentiment": {"label": "negative", "score": -0.7}}
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "hello", "metadata": metadata})
 
@@ -490,7 +500,7 @@ async def test_metadata_reaches_rasa_and_the_tracker(
 async def test_each_turn_reports_its_own_intent(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
     await server.post({"sender": SENDER, "message": "I lost my card"})
     fake_rasa.intent_ranking = [{"name": "greet", "confidence": 0.97}]
     fake_rasa.steps = STEPS
@@ -509,7 +519,7 @@ async def test_empty_message_is_answered_without_rasa(
     tracker.update(SlotSet("attempted_steps", STEPS))
     tracker.update(SlotSet("card_last4", "1234"))
     await tracker_store.save(tracker)
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "   \n"})
 
@@ -532,7 +542,9 @@ async def test_empty_message_is_answered_without_rasa(
 async def test_empty_message_uses_configured_reply_for_new_conversation(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
-    channel = HandoffInput.from_credentials({"empty_message_reply": "Please type something."})
+    channel = HandoffInput.from_credentials(
+        {"token": TOKEN, "empty_message_reply": "Please type something."}
+    )
     server = await serve_channel(channel, fake_rasa, agent)
 
     data = (await server.post({"sender": "new-conv", "message": ""})).json()
@@ -547,7 +559,7 @@ async def test_empty_message_uses_configured_reply_for_new_conversation(
 async def test_long_message_is_truncated_and_flagged(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
-    server = await serve_channel(HandoffInput(max_message_chars=10), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN, max_message_chars=10), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "abcdefghij" + "k" * 5000})
 
@@ -571,7 +583,7 @@ async def test_long_message_is_truncated_and_flagged(
 async def test_bad_request_is_400_json(
     serve_channel: Any, fake_rasa: Any, agent: Any, raw: bytes, expected: str
 ) -> None:
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post_raw(raw)
 
@@ -583,12 +595,12 @@ async def test_bad_request_is_400_json(
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}]
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}]
 )
-async def test_token_required_when_configured(
+async def test_a_request_without_the_token_is_refused(
     serve_channel: Any, fake_rasa: Any, agent: Any, headers: dict[str, str]
 ) -> None:
-    server = await serve_channel(HandoffInput(token="s3cret"), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(token=TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "hi"}, headers=headers)
 
@@ -601,11 +613,11 @@ async def test_token_required_when_configured(
 
 @pytest.mark.asyncio
 async def test_right_token_is_accepted(serve_channel: Any, fake_rasa: Any, agent: Any) -> None:
-    channel = HandoffInput.from_credentials({"token": "s3cret"})
+    channel = HandoffInput.from_credentials({"token": TOKEN})
     server = await serve_channel(channel, fake_rasa, agent)
 
     reply = await server.post(
-        {"sender": SENDER, "message": "hi"}, headers={"Authorization": "Bearer s3cret"}
+        {"sender": SENDER, "message": "hi"}, headers={"Authorization": f"Bearer {TOKEN}"}
     )
 
     assert reply.status == 200
@@ -617,7 +629,7 @@ async def test_rasa_exception_is_500_json_and_logged(
     serve_channel: Any, fake_rasa: Any, agent: Any, caplog: Any
 ) -> None:
     fake_rasa.error = RuntimeError("action server exploded")
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     with caplog.at_level(logging.ERROR, logger="bot.channels.handoff_channel"):
         reply = await server.post({"sender": SENDER, "message": "hi"})
@@ -642,7 +654,7 @@ async def test_tracker_store_failure_is_500_json(
     agent = SimpleNamespace(
         tracker_store=SimpleNamespace(retrieve=broken_retrieve), is_ready=lambda: True
     )
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": ""})
 
@@ -655,7 +667,7 @@ async def test_agent_without_model_is_503_json(
     serve_channel: Any, fake_rasa: Any, agent: Any
 ) -> None:
     agent.ready = False
-    server = await serve_channel(HandoffInput(), fake_rasa, agent)
+    server = await serve_channel(HandoffInput(TOKEN), fake_rasa, agent)
 
     reply = await server.post({"sender": SENDER, "message": "hi"})
 

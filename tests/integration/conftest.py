@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,6 +40,19 @@ class RunningStack:
     embedding_site: str
     """A host site (``http://localhost:<port>``, nothing served yet) allowed to embed the widget;
     loopback like the service, so Chromium lets its pages load the widget from the service."""
+    secrets: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The environment that carries the stack's internal secrets and its demo mode: a process
+    of a test's own (another ``handoff serve``, ``handoff replay``) reaches Rasa with it."""
+
+    @property
+    def rasa_token(self) -> str:
+        """The token of Rasa's HTTP API (``?token=``)."""
+        return self.secrets["HANDOFF_RASA__AUTH_TOKEN"]
+
+    @property
+    def channel_headers(self) -> dict[str, str]:
+        """The handoff channel's ``Authorization`` header, as the service sends it."""
+        return {"Authorization": f"Bearer {self.secrets['HANDOFF_RASA__CHANNEL_TOKEN']}"}
 
     @property
     def database_url(self) -> str:
@@ -75,9 +89,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         bank_url=bank_url,
         log=workdir / "stack.log",
         embedding_site=f"http://localhost:{free_port()}",
+        # Set here, not made up by the launcher, so that the tests can reach Rasa too. Demo
+        # mode, as `make run` starts it: the tests play the demo customers and agents.
+        secrets={
+            "HANDOFF_DEMO_MODE": "true",
+            "HANDOFF_RASA__AUTH_TOKEN": secrets.token_urlsafe(32),
+            "HANDOFF_RASA__CHANNEL_TOKEN": secrets.token_urlsafe(32),
+            "HANDOFF_ACTIONS__TOKEN": secrets.token_urlsafe(32),
+        },
     )
     env = {
         **os.environ,
+        **running.secrets,
         "HANDOFF_SERVER__PORT": str(service_port),
         "HANDOFF_RASA__URL": running.rasa_url,
         "HANDOFF_ACTIONS__URL": running.actions_url,
@@ -112,7 +135,7 @@ def demo_agents(stack: RunningStack) -> None:
     subprocess.run(
         [sys.executable, "-m", "handoff", "agents", "seed-demo"],
         cwd=ROOT,
-        env={**os.environ, "HANDOFF_DATABASE__URL": stack.database_url},
+        env={**os.environ, **stack.secrets, "HANDOFF_DATABASE__URL": stack.database_url},
         check=True,
         capture_output=True,
         timeout=60,

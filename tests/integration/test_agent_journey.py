@@ -204,8 +204,11 @@ def test_two_agents_race_for_a_handoff_and_the_winner_hands_back_to_the_bot(
         # The assistant speaks first, with the summary it was given, and asks for a rating.
         welcome = chat.wait_for(after(back["seq"], is_bot))
         assert summary.rstrip(".") in welcome["text"] and "1 (poor) to 5" in welcome["text"]
-        tracker = httpx.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-                            params={"include_events": "NONE"}, timeout=10)  # fmt: skip
+        tracker = httpx.get(
+            f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+            params={"include_events": "NONE", "token": stack.rasa_token},
+            timeout=10,
+        )
         assert tracker.status_code == 200, tracker.text
         assert tracker.json()["slots"].get("handback_summary") == summary
 

@@ -29,6 +29,7 @@ def say(
     response = httpx.post(
         f"{stack.rasa_url}/webhooks/handoff/webhook",
         json={"sender": sender or uuid.uuid4().hex, "message": text, "metadata": metadata},
+        headers=stack.channel_headers,
         timeout=30,
     )
     assert response.status_code == 200, response.text
@@ -142,7 +143,10 @@ def test_bad_input_gets_a_sensible_reply(stack, message: str) -> None:
 
 def test_malformed_request_is_refused_with_a_clear_error(stack) -> None:
     response = httpx.post(
-        f"{stack.rasa_url}/webhooks/handoff/webhook", json={"message": "hi"}, timeout=10
+        f"{stack.rasa_url}/webhooks/handoff/webhook",
+        json={"message": "hi"},
+        headers=stack.channel_headers,
+        timeout=10,
     )
     assert response.status_code == 400
     assert "sender" in response.json()["error"]

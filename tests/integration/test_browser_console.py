@@ -348,7 +348,7 @@ def test_e_hand_back_gives_the_customer_and_the_summary_to_the_assistant(
 
     tracker = httpx.get(
         f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"include_events": "NONE"},
+        params={"include_events": "NONE", "token": stack.rasa_token},
         timeout=10,
     )
     assert tracker.status_code == 200, tracker.text

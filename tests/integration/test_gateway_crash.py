@@ -199,6 +199,7 @@ def setup(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     port = free_port()
     env = {
         **os.environ,
+        **stack.secrets,
         "HANDOFF_SERVER__PORT": str(port),
         "HANDOFF_RASA__URL": proxy.url,
         "HANDOFF_ACTIONS__URL": stack.actions_url,

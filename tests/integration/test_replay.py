@@ -49,6 +49,7 @@ def replay(stack, tmp_path: Path, rasa_url: str | None = None) -> subprocess.Com
     source.write_text("\n".join(lines) + "\n")
     env = {
         **os.environ,
+        **stack.secrets,
         "HANDOFF_RASA__URL": rasa_url or stack.rasa_url,
         "HANDOFF_ACTIONS__URL": stack.actions_url,
         "HANDOFF_BANK__URL": stack.bank_url,
