@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 from agent_desk import agent_socket
-from customer_chat import TURN_SECONDS, Frame, free_port
+from customer_chat import TURN_SECONDS, Frame
 from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect
+from running_stack import free_port
 
 from demobank.db import create_bank_engine, session_factory
 from demobank.queries import card_in_delivery

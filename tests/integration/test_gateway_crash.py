@@ -32,12 +32,11 @@ from customer_chat import (
     Chat,
     assert_answered_once,
     assert_gapless,
-    free_port,
     identity_token,
     is_event,
     open_store,
-    port_open,
 )
+from running_stack import free_port, port_open
 
 from handoff.store.states import Sender
 

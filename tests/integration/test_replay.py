@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from customer_chat import free_port
+from running_stack import free_port
 
 pytestmark = pytest.mark.integration
 
