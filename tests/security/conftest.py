@@ -1,0 +1,75 @@
+"""The security suite: a deployed stack (no demo mode, secrets of its own) attacked from here.
+
+One stack per session, started as a deployment would start it: ``handoff stack`` with an
+identity secret and an agent token secret of its own, demo mode off. Only loopback is used.
+Every test is one door tried the way an attacker on the same machine would try it; the doors
+themselves are described in ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from running_stack import ROOT, RunningStack, new_secret, running_stack
+
+AGENT_PASSWORD = "a long passphrase of the security suite"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The running stack and the deployment's own secrets."""
+
+    stack: RunningStack
+    identity_secret: str
+    agent_token_secret: str
+
+    @property
+    def url(self) -> str:
+        return self.stack.service_url
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    identity_secret, agent_token_secret = new_secret(), new_secret()
+    mode = {
+        "HANDOFF_IDENTITY__SECRET": identity_secret,
+        "HANDOFF_AGENTS__TOKEN_SECRET": agent_token_secret,
+    }
+    with running_stack(tmp_path_factory.mktemp("deployment"), mode) as stack:
+        deployment = Deployment(stack, identity_secret, agent_token_secret)
+        for username, role in (("ana.agent", "agent"), ("sam.boss", "supervisor")):
+            create_agent(deployment, username, role)
+        yield deployment
+        # Whatever the suite threw at it, the service is still ready afterwards.
+        assert httpx.get(f"{stack.service_url}/readyz", timeout=10).status_code == 200
+
+
+def create_agent(
+    deployment: Deployment, username: str, role: str, password: str = AGENT_PASSWORD
+) -> None:
+    """An account in the deployment's database, made with ``handoff agents create``."""
+    subprocess.run(
+        [sys.executable, "-m", "handoff", "agents", "create", "--username", username,
+         "--name", username.title(), "--teams", "general,security", "--role", role,
+         "--password-stdin"],
+        input=password + "\n", text=True, check=True, capture_output=True, timeout=60,
+        cwd=ROOT, env={**os.environ, "HANDOFF_DATABASE__URL": deployment.stack.database_url},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def agent_token(deployment: Deployment) -> str:
+    """A real access token of the deployment's agent ``ana.agent``."""
+    response = httpx.post(
+        f"{deployment.url}/api/agents/login",
+        json={"username": "ana.agent", "password": AGENT_PASSWORD},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
