@@ -749,6 +749,26 @@ def test_resume_of_a_closed_conversation_closes_with_4410(harness: Harness) -> N
         assert closed_with(ws).code == CloseCode.CONVERSATION_CLOSED == 4410
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"customer_id": "cus_1001\\ud800"}',
+        '{"customer_id": NaN}',
+        '{"customer_id": Infinity}',
+        '{"customer_id": 1e400}',
+    ],
+    ids=["lone-surrogate", "nan", "infinity", "float-overflow"],
+)
+def test_a_demo_identity_body_the_service_cannot_read_is_a_422_not_a_500(
+    harness: Harness, body: str
+) -> None:
+    response = harness.client.post(
+        "/api/demo/identity-token", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
 # --------------------------------------------------------------------------- ownership
 
 
