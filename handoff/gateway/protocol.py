@@ -144,13 +144,14 @@ def decode_frame(raw: str | bytes) -> dict[str, Any]:
 
 
 def explain_validation(exc: ValidationError) -> str:
-    """The first problem pydantic found, as ``field: message (got a JSON <kind>)``.
+    """The first problem pydantic found, as ``field: message (got <kind>)``, where kind is
+    the kind of JSON value sent (``a string``, ``true``...).
 
-    The kind of value sent, never the value itself: it may be long, or a token.
+    Never the value itself: it may be long, or a token.
     """
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "frame"
-    if first["type"] == "missing":
+    if first["type"] in ("missing", "extra_forbidden"):  # nothing sent, or nothing expected
         return f"{where}: {first['msg']}"
     return f"{where}: {first['msg']} (got {_json_kind(first['input'])})"
 
