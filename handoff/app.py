@@ -45,6 +45,7 @@ from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import RasaTurnClient
 from handoff.gateway.sentiment_reader import BatcherSentimentReader
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
+from handoff.request_bodies import StrictJsonRoute
 from handoff.resources import Resources, open_resources
 from handoff.settings import DEMO_MODE_WARNING, Settings, get_settings, require_safe_start
 from handoff.store.agent_work import AgentWorkStore
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
         version=__version__,
         lifespan=lifespan,
     )
+    app.router.route_class = StrictJsonRoute  # as every router's: no body is read laxly
     _add_health_routes(app)
     app.include_router(customer_socket.router)
     app.include_router(agent_socket.router)

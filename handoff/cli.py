@@ -53,6 +53,7 @@ from handoff.agents.exceptions import AgentError, InvalidAgent
 from handoff.app import create_app
 from handoff.escalation.policy import load_escalation_policy
 from handoff.exceptions import ConfigurationError
+from handoff.gateway.protocol import MAX_FRAME_BYTES
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
 from handoff.resources import BUILD_SENTIMENT_MODEL, open_resources
 from handoff.sentiment.batcher import BatchScorer
@@ -125,6 +126,9 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         # The websockets library, through uvicorn's sans-I/O adapter: uvicorn deprecates its
         # older "websockets" adapter, and plain "websockets" will mean this one in a future release.
         ws="websockets-sansio",
+        # A frame over the protocol's limit is refused by the server (close 1009) before it is
+        # read whole; uvicorn's default would buffer up to 16 MiB first.
+        ws_max_size=MAX_FRAME_BYTES,
         log_level=log_level,
     )
 

@@ -6,6 +6,11 @@ Hierarchy::
     ├── ConfigurationError        a setting is well-formed but cannot be used, e.g. the
     │                             database driver of a URL is not installed or the folder
     │                             of the service's SQLite file cannot be created
+    ├── UnsafeJson                JSON from a client that the service will not parse or
+    │                             keep (also a ValueError): too large, nested too deep, not
+    │                             UTF-8, NaN or Infinity, an absurdly long integer, a lone
+    │                             surrogate; the sockets send it back as an ``error`` frame,
+    │                             the REST routes as a 422
     └── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
                                   serve right now; readiness probes raise it and report it
                                   as a failing check, so it never escapes as an HTTP 500
@@ -29,6 +34,11 @@ class HandoffError(Exception):
 
 class ConfigurationError(HandoffError):
     """A setting passed validation but cannot be put to use on this machine."""
+
+
+class UnsafeJson(HandoffError, ValueError):
+    """JSON the strict loader refuses (:func:`handoff.strict_json.load_json`); ``str(error)``
+    says what is wrong and what to send instead."""
 
 
 class DependencyUnavailable(HandoffError):

@@ -15,7 +15,9 @@ The conversation of a handoff the agent holds reaches them as ``message`` frames
 customer's, the agent's own (the echo) and system messages, each tagged with its
 ``handoff_id``, and internal notes marked ``internal: true``. Notes never reach the customer.
 
-Parsing raises only :class:`~handoff.gateway.protocol.ProtocolViolation`.
+Parsing raises only :class:`~handoff.gateway.protocol.ProtocolViolation`, and reads frames as
+strictly as the customer protocol: no coercion (``"42"`` is not a handoff id, ``"yes"`` not a
+boolean), ids and sequence numbers within what the store keeps.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
 from handoff.agents.canned import CannedResponse
 from handoff.agents.sla import DEFAULT_WARNING_FRACTION
@@ -32,7 +34,10 @@ from handoff.gateway.protocol import (
     MAX_TEXT_CHARS,
     CloseCode,
     ProtocolViolation,
+    Seq,
+    StoredId,
     TranscriptFrame,
+    Version,
     decode_frame,
     explain_validation,
 )
@@ -88,28 +93,28 @@ class AuthFrame(_Frame):
 
     type: Literal["auth"]
     token: str = Field(min_length=1, max_length=4_096)
-    v: int = Field(default=AGENT_PROTOCOL_VERSION, description="Protocol version; 1.")
+    v: Version = Field(default=AGENT_PROTOCOL_VERSION, description="Protocol version; 1.")
 
 
 class ClaimFrame(_Frame):
     """Take a queued handoff; answered with ``claimed`` or ``claim_failed``."""
 
     type: Literal["claim"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
 
 
 class AcknowledgeFrame(_Frame):
     """Warm handoff: the brief is read; the customer gets the agent's introduction."""
 
     type: Literal["acknowledge"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
 
 
 class AgentMessageFrame(_Frame):
     """A message to the customer of a held handoff; answered with ``ack``."""
 
     type: Literal["message"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
     client_message_id: str = Field(min_length=1, max_length=MAX_CLIENT_MESSAGE_ID_CHARS)
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
@@ -118,7 +123,7 @@ class NoteFrame(_Frame):
     """An internal note on a held handoff: for agents and supervisors, never the customer."""
 
     type: Literal["note"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
     text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
@@ -126,7 +131,7 @@ class TransferFrame(_Frame):
     """Send a held handoff, brief and all, to another team's queue."""
 
     type: Literal["transfer"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
     to_team: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
 
@@ -135,7 +140,7 @@ class HandBackFrame(_Frame):
     """Give the customer back to the assistant, with a summary for the record."""
 
     type: Literal["hand_back"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
     summary: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
@@ -143,11 +148,11 @@ class ResolveFrame(_Frame):
     """Resolve a held handoff and record how it ended; the assistant owns the chat again."""
 
     type: Literal["resolve"]
-    handoff_id: int = Field(ge=1)
-    avoidable: bool
+    handoff_id: StoredId
+    avoidable: StrictBool
     root_cause: RootCause
     correct_intent: str | None = Field(default=None, min_length=1, max_length=100)
-    misunderstood_message_seq: int | None = Field(default=None, ge=1)
+    misunderstood_message_seq: Seq | None = None
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
 
 
@@ -162,7 +167,7 @@ class AgentTypingFrame(_Frame):
     """The agent is typing in a held handoff: the customer is shown it (nothing is stored)."""
 
     type: Literal["typing"]
-    handoff_id: int = Field(ge=1)
+    handoff_id: StoredId
 
 
 class AgentReadFrame(_Frame):
@@ -170,8 +175,8 @@ class AgentReadFrame(_Frame):
     (nothing is stored)."""
 
     type: Literal["read"]
-    handoff_id: int = Field(ge=1)
-    seq: int = Field(ge=1)
+    handoff_id: StoredId
+    seq: Seq
 
 
 class AgentPingFrame(_Frame):

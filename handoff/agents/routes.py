@@ -34,13 +34,14 @@ from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
 from handoff.agents.overview import Overview, build_overview
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
+from handoff.request_bodies import StrictJsonRoute
 from handoff.settings import AgentSettings, Settings
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.states import AgentRole
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/agents", tags=["agents"])
+router = APIRouter(prefix="/api/agents", tags=["agents"], route_class=StrictJsonRoute)
 
 _bearer = HTTPBearer(auto_error=False, description="An agent token from POST /api/agents/login")
 

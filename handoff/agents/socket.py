@@ -3,8 +3,9 @@
 As for the customer socket: the origin rule first (close 1008), then ``auth`` within the
 handshake timeout (else close 4408), and a token that is not a valid agent token of an active
 account closes with 4401, whatever it is (a customer's identity token is refused as
-``wrong_type``, a resume token as ``malformed``). After that a bad frame, or an action the desk
-refuses, gets an ``error`` frame and the connection stays up. One writer per socket (a
+``wrong_type``, a resume token as ``malformed``). After that a bad frame, an action the desk
+refuses, or one that fails unexpectedly (``internal_error``, logged with its traceback) gets
+an ``error`` frame and the connection stays up. One writer per socket (a
 :class:`~handoff.gateway.hub.Subscriber`); the reader loop here runs the agent's actions in
 order. The frames are in :mod:`handoff.agents.protocol`.
 """
@@ -36,6 +37,7 @@ from handoff.agents.protocol import (
 )
 from handoff.agents.tokens import verify_agent_token
 from handoff.gateway.customer_socket import (
+    INTERNAL_ERROR_FRAME,
     OpeningRefused,
     close_socket,
     handshake,
@@ -115,6 +117,11 @@ async def _work(desk: AgentDesk, websocket: WebSocket, connection: AgentConnecti
             connection.send(ErrorFrame(code="bad_frame", message=str(exc)))
         except DeskRefusal as exc:
             connection.send(ErrorFrame(code=exc.code, message=exc.message))
+        except Exception:
+            # A bug in one action must not drop the agent's desk (and start their grace
+            # countdown): the frame fails, the socket stays (docs/agent-protocol.md).
+            logger.exception("agent %s: a frame could not be handled", connection.agent.username)
+            connection.send(INTERNAL_ERROR_FRAME)
 
 
 async def _act(desk: AgentDesk, connection: AgentConnection, frame: ClientFrame) -> None:

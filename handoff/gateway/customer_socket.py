@@ -4,8 +4,9 @@ Per socket: the opening frame (``start`` or ``resume``) within the handshake tim
 reader loop here and one writer task (the :class:`~handoff.gateway.hub.Subscriber`), so the
 replies of a turn reach the customer while they type the next message. Errors become close
 codes or ``error`` frames only here (see ``docs/protocol.md``): an opening the service refuses
-closes the socket with a code and a reason; a bad frame later gets an ``error`` frame and the
-connection stays up, so a client bug never costs the customer their conversation.
+closes the socket with a code and a reason (1011 when it fails unexpectedly); a bad frame later
+gets an ``error`` frame and the connection stays up, so a client bug never costs the customer
+their conversation, and neither does a server bug in handling one frame (``internal_error``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 _MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: the reason fits a 125-byte control frame
+
+INTERNAL_ERROR_FRAME = ErrorFrame(
+    code="internal_error",
+    message="the server failed on this frame; retry it once (a message with the same id is "
+    "never stored twice), or report it if it fails again",
+).model_dump_json()
+"""The answer to a frame whose handling failed unexpectedly; the socket stays open."""
 
 _Opened = TypeVar("_Opened")
 
@@ -142,7 +150,8 @@ async def handshake(
 
     The origin rule first (close 1008, before accepting), then the opening frame within the
     handshake timeout (else close 4408 with ``hint``), handed to ``opening``, whose refusals
-    (:class:`ProtocolViolation`, :class:`OpeningRefused`) close the socket with their code.
+    (:class:`ProtocolViolation`, :class:`OpeningRefused`) close the socket with their code,
+    and whose unexpected failures close it with 1011.
     """
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, websocket.headers.get("host"), settings.allowed_origins):
@@ -163,6 +172,11 @@ async def handshake(
         await close_socket(websocket, exc.code, exc.reason)
     except WebSocketDisconnect:
         pass
+    except Exception:
+        # Never a dropped connection without a close frame: the client can tell a server
+        # failure (retry later) from a refusal.
+        logger.exception("%s socket: the opening could not be handled", name)
+        await close_socket(websocket, CloseCode.INTERNAL_ERROR, "internal error; try again later")
     return None
 
 
@@ -307,6 +321,11 @@ async def _converse(
             subscriber.send_control(
                 ErrorFrame(code="not_stored", message="message not stored, retry").model_dump_json()
             )
+        except Exception:
+            # A bug must not cost the customer their conversation: one frame failed, not the
+            # socket (docs/protocol.md: a bad frame never closes it).
+            logger.exception("conversation %s: a frame could not be handled", conversation_id)
+            subscriber.send_control(INTERNAL_ERROR_FRAME)
 
 
 class AgentSignals(Protocol):

@@ -9,23 +9,35 @@ and ``error`` for a frame it refused without closing. The client may also send `
 types. ``docs/protocol.md`` is the reference; this module is its code.
 
 Parsing never raises anything but :class:`ProtocolViolation`, which carries the close code and
-a message that says what to send instead.
+a message that says what to send instead. Frames are read strictly: the JSON by
+:func:`~handoff.strict_json.load_json` (size, nesting, NaN, long integers, lone surrogates),
+then the fields without coercion (``"1"`` is not a number, ``"yes"`` not a boolean), numbers
+within what the database stores.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
-from handoff.exceptions import HandoffError
+from handoff.exceptions import HandoffError, UnsafeJson
+from handoff.strict_json import load_json
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16_384
 MAX_TEXT_CHARS = 2_000
 MAX_CLIENT_MESSAGE_ID_CHARS = 100
+MAX_STORED_INT = 2**31 - 1
+"""The largest id or sequence number the store keeps (an INTEGER column on PostgreSQL too)."""
+
+Version = Annotated[int, Strict()]
+"""A protocol version: a JSON integer, never a string or a boolean."""
+Seq = Annotated[int, Strict(), Field(ge=1, le=MAX_STORED_INT)]
+"""A message's sequence number, as stored (1, 2, 3...)."""
+StoredId = Annotated[int, Strict(), Field(ge=1, le=MAX_STORED_INT)]
+"""A stored record's id (a handoff's): a JSON integer the database can hold."""
 
 
 class CloseCode:
@@ -64,7 +76,7 @@ class StartFrame(_Frame):
     """Start a new conversation, anonymously or as the customer an identity token names."""
 
     type: Literal["start"]
-    v: int = Field(description="Protocol version; this server speaks 1.")
+    v: Version = Field(description="Protocol version; this server speaks 1.")
     identity_token: str | None = Field(
         default=None, description="Signed by the host site (HS256 JWT); none = anonymous."
     )
@@ -74,9 +86,11 @@ class ResumeFrame(_Frame):
     """Resume a conversation after a disconnect; every message after ``last_seq`` is re-sent."""
 
     type: Literal["resume"]
-    v: int
+    v: Version
     resume_token: str = Field(min_length=1, max_length=200)
-    last_seq: int = Field(ge=0, description="The highest sequence number the client has seen.")
+    last_seq: Annotated[int, Strict()] = Field(
+        ge=0, le=MAX_STORED_INT, description="The highest sequence number the client has seen."
+    )
 
 
 class MessageFrame(_Frame):
@@ -103,7 +117,7 @@ class ReadFrame(_Frame):
     """The customer has read every message up to ``seq``: the agent's read receipt."""
 
     type: Literal["read"]
-    seq: int = Field(ge=1)
+    seq: Seq
 
 
 OpeningFrame = Annotated[StartFrame | ResumeFrame, Field(discriminator="type")]
@@ -117,26 +131,45 @@ _CONVERSATION = TypeAdapter(ConversationFrame)
 
 
 def decode_frame(raw: str | bytes) -> dict[str, Any]:
-    """One JSON object from a frame of at most :data:`MAX_FRAME_BYTES`, else
-    :class:`ProtocolViolation` (both websockets use these rules)."""
-    # A text frame is measured in UTF-8 bytes, as it travelled, not in characters.
-    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
-    if size > MAX_FRAME_BYTES:
-        raise ProtocolViolation(f"frame of {size} bytes is over the {MAX_FRAME_BYTES} limit")
+    """One JSON object from a frame of at most :data:`MAX_FRAME_BYTES`, read strictly
+    (:func:`~handoff.strict_json.load_json`), else :class:`ProtocolViolation` (both websockets
+    use these rules)."""
     try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolViolation(f"frame is not valid JSON ({exc}); send one JSON object") from None
+        value = load_json(raw, max_bytes=MAX_FRAME_BYTES)
+    except UnsafeJson as exc:
+        raise ProtocolViolation(f"frame refused: {exc}") from None
     if not isinstance(value, dict):
         raise ProtocolViolation(f"frame is a JSON {type(value).__name__}; send one JSON object")
     return value
 
 
 def explain_validation(exc: ValidationError) -> str:
-    """The first problem pydantic found, as ``field: message``."""
+    """The first problem pydantic found, as ``field: message (got <kind>)``, where kind is
+    the kind of JSON value sent (``a string``, ``true``...).
+
+    Never the value itself: it may be long, or a token.
+    """
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "frame"
-    return f"{where}: {first['msg']}"
+    if first["type"] in ("missing", "extra_forbidden"):  # nothing sent, or nothing expected
+        return f"{where}: {first['msg']}"
+    return f"{where}: {first['msg']} (got {_json_kind(first['input'])})"
+
+
+def _json_kind(value: object) -> str:
+    match value:
+        case bool():
+            return "true" if value else "false"
+        case None:
+            return "null"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case _:
+            return "an object"
 
 
 def parse_opening(raw: str | bytes) -> StartFrame | ResumeFrame:

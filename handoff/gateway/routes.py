@@ -21,8 +21,9 @@ from demobank.exceptions import CustomerNotFound
 from handoff.brief.json_schema import brief_json_schema
 from handoff.gateway.customer_socket import Gateway
 from handoff.gateway.identity import sign_identity_token
+from handoff.request_bodies import StrictJsonRoute
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
 
 
 class DemoCustomer(BaseModel):

@@ -19,9 +19,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from handoff.request_bodies import StrictJsonRoute
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
 # Pages change with the code, not per deployment: always revalidate, so a page and the
 # protocol it speaks never come from two different releases.

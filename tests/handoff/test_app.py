@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from handoff.app import create_app
 from handoff.exceptions import ConfigurationError
 from handoff.readiness import CheckResult, Probe
+from handoff.request_bodies import StrictJsonRoute
 from handoff.settings import (
     DEMO_AGENT_TOKEN_SECRET,
     DEMO_IDENTITY_SECRET,
@@ -240,3 +242,17 @@ def test_openapi_docs_are_served(ready_app: TestClient) -> None:
     schema = ready_app.get("/openapi.json").json()
     assert {"/healthz", "/readyz"} <= set(schema["paths"])
     assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_every_rest_route_reads_its_body_strictly(settings: Settings) -> None:
+    # One route class for the whole service: a router built without it would answer a body
+    # holding NaN or a lone surrogate with a 500 again.
+    app = create_app(settings)
+    routes = [
+        route
+        for top in app.routes
+        for route in getattr(getattr(top, "original_router", None), "routes", [top])
+    ]
+    api_routes = [route for route in routes if isinstance(route, APIRoute)]
+    assert {route.path for route in api_routes} >= {"/healthz", "/api/agents/login", "/"}
+    assert [r.path for r in api_routes if not isinstance(r, StrictJsonRoute)] == []

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from handoff import __version__, cli
+from handoff.gateway.protocol import MAX_FRAME_BYTES
 from handoff.readiness import CheckResult
 from handoff.settings import Settings, get_settings
 
@@ -201,8 +202,15 @@ def test_serve_runs_uvicorn_on_the_configured_address(monkeypatch: pytest.Monkey
     assert cli.main(["serve", "--log-level", "debug"]) == 0
 
     assert calls == [
-        {"host": "0.0.0.0", "port": 8123, "ws": "websockets-sansio", "log_level": "debug"}
+        {
+            "host": "0.0.0.0",
+            "port": 8123,
+            "ws": "websockets-sansio",
+            "ws_max_size": MAX_FRAME_BYTES,
+            "log_level": "debug",
+        }
     ]
+    assert MAX_FRAME_BYTES == 16_384  # the frame limit the server enforces (close 1009)
 
 
 def test_stack_runs_the_launcher_and_returns_its_exit_code(

@@ -125,6 +125,27 @@ def test_a_malformed_login_is_a_422(desk: Desk, body: object) -> None:
     assert desk.client.post("/api/agents/login", json=body).status_code == 422
 
 
+HOSTILE_LOGINS = {  # raw bodies that used to be a 500
+    "lone-surrogate": '{"username": "ana\\ud800", "password": "correct horse battery"}',
+    "surrogate-password": '{"username": "ana.security", "password": "x\\udc00"}',
+    "nan": '{"username": NaN, "password": "correct horse battery"}',
+    "infinity": '{"username": "ana.security", "password": Infinity}',
+    "minus-infinity": '{"username": -Infinity, "password": "x"}',
+    "float-overflow": '{"username": "ana.security", "password": 1e400}',
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_LOGINS.values(), ids=HOSTILE_LOGINS.keys())
+def test_a_login_body_the_service_cannot_read_is_a_422_not_a_500(desk: Desk, body: str) -> None:
+    response = desk.client.post(
+        "/api/agents/login", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["type"] == "json_invalid" and "send" in error["msg"]
+
+
 def test_an_inactive_agent_cannot_log_in(desk: Desk) -> None:
     deactivate(desk)
 

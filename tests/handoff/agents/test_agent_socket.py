@@ -442,6 +442,139 @@ def test_a_bad_frame_after_auth_gets_an_error_frame_and_the_socket_stays_up(
         assert_quiet(ana)
 
 
+# --------------------------------------------------------------------------- hostile frames
+
+DEEP = "[" * 990 + "]" * 990  # RecursionError in json.loads, before frames were read strictly
+BEYOND_ANY_ID = 2**63  # OverflowError when bound to a SQLite parameter
+SURROGATE = "ana\\ud800"  # a JSON escape decoding to a lone surrogate
+RESOLVE = '"avoidable": false, "root_cause": "other"'
+
+
+def _frames_naming(handoff_id: str) -> dict[str, str]:
+    # Every action that names a handoff, with ``handoff_id`` as given (raw JSON).
+    return {
+        "claim": f'{{"type": "claim", "handoff_id": {handoff_id}}}',
+        "acknowledge": f'{{"type": "acknowledge", "handoff_id": {handoff_id}}}',
+        "message": (
+            f'{{"type": "message", "handoff_id": {handoff_id}, "client_message_id": "a1", '
+            '"text": "hi"}'
+        ),
+        "note": f'{{"type": "note", "handoff_id": {handoff_id}, "text": "n"}}',
+        "typing": f'{{"type": "typing", "handoff_id": {handoff_id}}}',
+        "read": f'{{"type": "read", "handoff_id": {handoff_id}, "seq": 1}}',
+        "resolve": f'{{"type": "resolve", "handoff_id": {handoff_id}, {RESOLVE}}}',
+        "hand_back": f'{{"type": "hand_back", "handoff_id": {handoff_id}, "summary": "s"}}',
+        "transfer": (
+            f'{{"type": "transfer", "handoff_id": {handoff_id}, "to_team": "general", '
+            '"reason": "r"}'
+        ),
+    }
+
+
+HOSTILE_AGENT_FRAMES = {  # what is sent, and what the error frame says about it
+    **{
+        f"{kind}-out-of-range-id": (frame, "less than or equal to 2147483647")
+        for kind, frame in _frames_naming(str(BEYOND_ANY_ID)).items()
+    },
+    **{
+        f"{kind}-string-id": (frame, "valid integer (got a string)")
+        for kind, frame in _frames_naming('"1"').items()
+    },
+    **{
+        f"{kind}-bool-id": (frame, "valid integer (got true)")
+        for kind, frame in _frames_naming("true").items()
+    },
+    "claim-huge-id": (f'{{"type": "claim", "handoff_id": {"1" * 4_301}}}', "4301 digits"),
+    "claim-nan-id": ('{"type": "claim", "handoff_id": NaN}', "NaN is not a JSON number"),
+    "claim-infinite-id": ('{"type": "claim", "handoff_id": 1e400}', "out of range"),
+    "resolve-string-bool": (
+        '{"type": "resolve", "handoff_id": 1, "avoidable": "yes", "root_cause": "other"}',
+        "valid boolean (got a string)",
+    ),
+    "resolve-int-bool": (
+        '{"type": "resolve", "handoff_id": 1, "avoidable": 1, "root_cause": "other"}',
+        "valid boolean (got a number)",
+    ),
+    "resolve-string-seq": (
+        f'{{"type": "resolve", "handoff_id": 1, {RESOLVE}, "misunderstood_message_seq": "3"}}',
+        "valid integer (got a string)",
+    ),
+    "read-bool-seq": ('{"type": "read", "handoff_id": 1, "seq": true}', "valid integer"),
+    "deep-nesting": (DEEP, "nested deeper than 8 levels"),
+    "deep-field": ('{"type": "ping", "x": ' + DEEP + "}", "nested deeper than 8 levels"),
+    "surrogate-message": (
+        '{"type": "message", "handoff_id": 1, "client_message_id": "a1", "text": "'
+        + SURROGATE + '"}',
+        "lone surrogate (\\ud800)",
+    ),
+    "surrogate-note": (
+        '{"type": "note", "handoff_id": 1, "text": "' + SURROGATE + '"}', "lone surrogate"
+    ),
+    "oversized": (
+        '{"type": "ping", "pad": "' + "x" * 16_384 + '"}', "over the 16384 limit; send at most"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"), HOSTILE_AGENT_FRAMES.values(), ids=HOSTILE_AGENT_FRAMES.keys()
+)
+def test_a_hostile_frame_gets_an_error_frame_and_the_desk_stays_usable(
+    harness: Harness, frame: str, says: str
+) -> None:
+    with harness.connect_agent() as ana:
+        auth(ana, harness.token("ana"))
+        ana.send_text(frame)
+        error = receive(ana)
+        assert error["type"] == "error" and error["code"] == "bad_frame", error
+        assert says in error["message"], error
+        assert_quiet(ana)
+        assert claim(ana, 999) == {
+            "type": "claim_failed", "handoff_id": 999, "reason": "not_found",
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ('{"type": "auth", "token": "t", "v": "1"}', "valid integer (got a string)"),
+        ('{"type": "auth", "token": "t", "v": true}', "valid integer (got true)"),
+        ('{"type": "auth", "token": "t", "v": NaN}', "NaN is not a JSON number"),
+        ('{"type": "auth", "token": "' + SURROGATE + '"}', "lone surrogate"),
+        (DEEP, "nested deeper"),
+    ],
+    ids=["string-version", "bool-version", "nan-version", "surrogate-token", "deep-nesting"],
+)
+def test_a_hostile_auth_frame_closes_with_4400_saying_why(
+    harness: Harness, frame: str, says: str
+) -> None:
+    with harness.connect_agent() as ws:
+        ws.send_text(frame.replace('"t"', json.dumps(harness.token("ana"))))
+        closed = closed_with(ws)
+    assert closed.code == 4400 and says in closed.reason, closed.reason
+
+
+def test_an_unexpected_failure_of_an_action_is_an_error_frame_not_a_dropped_desk(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk_claim = harness.desk.claim
+
+    async def failing_once(connection: Any, handoff_id: int) -> None:
+        monkeypatch.setattr(harness.desk, "claim", desk_claim)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(harness.desk, "claim", failing_once)
+    with harness.connect_agent() as ana:
+        auth(ana, harness.token("ana"))
+        ana.send_json({"type": "claim", "handoff_id": 7})
+        error = receive(ana)
+        assert error["type"] == "error" and error["code"] == "internal_error"
+        assert "a bug" not in error["message"]  # details are for the logs
+        assert claim(ana, 7)["reason"] == "not_found"  # the retry is handled
+        assert_quiet(ana)
+    assert "a frame could not be handled" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
 # --------------------------------------------------------------------------- the queue
 
 

@@ -503,6 +503,127 @@ def test_ping_is_answered_with_pong(harness: Harness) -> None:
         assert receive(ws) == {"type": "pong"}
 
 
+# --------------------------------------------------------------------------- hostile frames
+
+DEEP = "[" * 990 + "]" * 990  # RecursionError in json.loads, before frames were read strictly
+HUGE_INT = "1" * 4_301  # over Python's int-string limit: ValueError in int()
+BEYOND_ANY_ID = str(2**63)  # OverflowError when bound to a SQLite parameter
+SURROGATE = "ana\\ud800"  # a JSON escape decoding to a lone surrogate
+
+
+def message_frame(text: str = "hello", cmid: str = "m1") -> str:
+    return f'{{"type": "message", "client_message_id": "{cmid}", "text": "{text}"}}'
+
+
+HOSTILE_FRAMES = {  # what is sent, and what the error frame says about it
+    "deep-nesting": (DEEP, "nested deeper than 8 levels"),
+    "deep-field": ('{"type": "ping", "x": ' + DEEP + "}", "nested deeper than 8 levels"),
+    "huge-int": ('{"type": "read", "seq": ' + HUGE_INT + "}", "integer of 4301 digits"),
+    "out-of-range-seq": ('{"type": "read", "seq": ' + BEYOND_ANY_ID + "}", "less than or equal to"),
+    "too-large-seq": ('{"type": "read", "seq": 2147483648}', "less than or equal to 2147483647"),
+    "string-seq": ('{"type": "read", "seq": "1"}', "valid integer (got a string)"),
+    "bool-seq": ('{"type": "read", "seq": true}', "valid integer (got true)"),
+    "float-seq": ('{"type": "read", "seq": 1.0}', "valid integer (got a number)"),
+    "nan": ('{"type": "read", "seq": NaN}', "NaN is not a JSON number"),
+    "infinity": ('{"type": "read", "seq": Infinity}', "Infinity is not a JSON number"),
+    "float-overflow": ('{"type": "read", "seq": 1e400}', "1e400 is out of range"),
+    "surrogate-text": (message_frame(text=SURROGATE), "lone surrogate (\\ud800)"),
+    "surrogate-id": (message_frame(cmid=SURROGATE), "lone surrogate (\\ud800)"),
+    "oversized": (
+        '{"type": "ping", "pad": "' + "x" * MAX_FRAME_BYTES + '"}',
+        f"over the {MAX_FRAME_BYTES} limit; send at most",
+    ),
+}
+
+
+@pytest.mark.parametrize(("frame", "says"), HOSTILE_FRAMES.values(), ids=HOSTILE_FRAMES.keys())
+def test_a_hostile_frame_gets_an_error_frame_and_the_socket_stays_usable(
+    harness: Harness, frame: str, says: str
+) -> None:
+    with harness.connect() as ws:
+        started = start(ws)
+        ws.send_text(frame)
+        error = receive(ws)
+        assert error["type"] == "error" and error["code"] == "bad_frame", error
+        assert says in error["message"], error
+        assert_quiet(ws)
+        say(ws, "m2", "still here?")
+        echo, ack, _reply = receive_n(ws, 3)
+    assert (echo["seq"], ack["seq"]) == (1, 1)
+    assert [m.text for m in harness.store.transcript(started["conversation_id"])][:1] == [
+        "still here?"
+    ]
+
+
+HOSTILE_OPENINGS = {
+    "deep-nesting": (DEEP, "nested deeper"),
+    "string-version": ('{"type": "start", "v": "1"}', "valid integer (got a string)"),
+    "bool-version": ('{"type": "start", "v": true}', "valid integer (got true)"),
+    "huge-version": ('{"type": "start", "v": ' + HUGE_INT + "}", "integer of 4301 digits"),
+    "nan-version": ('{"type": "start", "v": NaN}', "NaN is not a JSON number"),
+    "string-last-seq": (
+        '{"type": "resume", "v": 1, "resume_token": "t", "last_seq": "0"}',
+        "valid integer (got a string)",
+    ),
+    "out-of-range-last-seq": (
+        '{"type": "resume", "v": 1, "resume_token": "t", "last_seq": 2147483648}',
+        "less than or equal to 2147483647",
+    ),
+    "surrogate-token": (
+        '{"type": "start", "v": 1, "identity_token": "' + SURROGATE + '"}',
+        "lone surrogate",
+    ),
+}
+
+
+@pytest.mark.parametrize(("frame", "says"), HOSTILE_OPENINGS.values(), ids=HOSTILE_OPENINGS.keys())
+def test_a_hostile_opening_closes_with_4400_saying_why(
+    harness: Harness, frame: str, says: str
+) -> None:
+    with harness.connect() as ws:
+        ws.send_text(frame)
+        closed = closed_with(ws)
+    assert closed.code == CloseCode.PROTOCOL_ERROR, closed.reason
+    assert says in closed.reason
+
+
+def test_an_unexpected_failure_on_one_frame_is_an_error_frame_not_a_dropped_socket(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = harness.gateway.service
+    receive_message = service.receive
+
+    async def failing_once(conversation_id: str, **kwargs: Any) -> Any:
+        monkeypatch.setattr(service, "receive", receive_message)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "receive", failing_once)
+    with harness.connect() as ws:
+        start(ws)
+        say(ws, "m1", "hello")
+        error = receive(ws)
+        assert error["type"] == "error" and error["code"] == "internal_error"
+        assert "a bug" not in error["message"]  # details are for the logs
+        say(ws, "m1", "hello")  # the retry the error frame asks for
+        echo, ack, _reply = receive_n(ws, 3)
+        assert ack == {"type": "ack", "client_message_id": "m1", "seq": 1, "duplicate": False}
+    assert "a frame could not be handled" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
+def test_an_unexpected_failure_in_the_opening_closes_with_1011(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(harness.gateway.service, "start", failing)
+    with harness.connect() as ws:
+        ws.send_json({"type": "start", "v": 1})
+        closed = closed_with(ws)
+    assert closed.code == CloseCode.INTERNAL_ERROR == 1011
+    assert "a bug" not in closed.reason
+
+
 # --------------------------------------------------------------------------- resume
 
 
@@ -628,6 +749,26 @@ def test_resume_of_a_closed_conversation_closes_with_4410(harness: Harness) -> N
             {"type": "resume", "v": 1, "resume_token": started["resume_token"], "last_seq": 0}
         )
         assert closed_with(ws).code == CloseCode.CONVERSATION_CLOSED == 4410
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"customer_id": "cus_1001\\ud800"}',
+        '{"customer_id": NaN}',
+        '{"customer_id": Infinity}',
+        '{"customer_id": 1e400}',
+    ],
+    ids=["lone-surrogate", "nan", "infinity", "float-overflow"],
+)
+def test_a_demo_identity_body_the_service_cannot_read_is_a_422_not_a_500(
+    harness: Harness, body: str
+) -> None:
+    response = harness.client.post(
+        "/api/demo/identity-token", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "json_invalid"
 
 
 # --------------------------------------------------------------------------- ownership
