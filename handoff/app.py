@@ -16,7 +16,9 @@ shutdown. A missing sentiment model does not stop the service: ``/healthz`` answ
   (:mod:`handoff.gateway.customer_socket`, :mod:`handoff.agents.socket`).
 * ``/``, ``/widget.js``, ``/agent``, ``/supervisor``: the browser pages (:mod:`handoff.web`).
 
-OpenAPI stays on: the interactive docs are at ``/docs``.
+OpenAPI stays on: the interactive docs are at ``/docs`` and ``/redoc``
+(:mod:`handoff.web.api_docs`). Every HTTP response carries the security headers of
+:mod:`handoff.web.headers` (Content-Security-Policy, frame-ancestors, nosniff, Referrer-Policy).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
 from handoff.store.states import AgentRole
 from handoff.web import pages
+from handoff.web.api_docs import add_api_docs
+from handoff.web.headers import SecurityHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +141,11 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
         summary="Takes customer conversations over from the Rasa assistant.",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served by add_api_docs, with a Content-Security-Policy that fits them
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders, settings=settings)
+    add_api_docs(app)
     _add_health_routes(app)
     app.include_router(customer_socket.router)
     app.include_router(agent_socket.router)
