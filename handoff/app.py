@@ -8,13 +8,17 @@ shutdown. A missing sentiment model does not stop the service: ``/healthz`` answ
 * ``GET /healthz``: liveness. The process answers; no dependency is checked, so a slow Rasa
   never gets the service restarted.
 * ``GET /readyz``: readiness. 200 when every dependency check passes, else 503; both list the
-  checks with their details.
+  checks by name with pass or fail. Their details (URLs, database paths, model files, error
+  text) only for a supervisor's ``Authorization: Bearer <agent token>``: they map the
+  deployment, and load balancers need only the status code.
 * ``/api/agents/login`` and ``/api/agents/me``: agents' log-in (see :mod:`handoff.agents.routes`).
 * ``/ws/customer`` and ``/ws/agent``: the customers' chat and the agents' desk
   (:mod:`handoff.gateway.customer_socket`, :mod:`handoff.agents.socket`).
 * ``/``, ``/widget.js``, ``/agent``, ``/supervisor``: the browser pages (:mod:`handoff.web`).
 
-OpenAPI stays on: the interactive docs are at ``/docs``.
+OpenAPI stays on: the interactive docs are at ``/docs`` and ``/redoc``
+(:mod:`handoff.web.api_docs`). Every HTTP response carries the security headers of
+:mod:`handoff.web.headers` (Content-Security-Policy, frame-ancestors, nosniff, Referrer-Policy).
 """
 
 from __future__ import annotations
@@ -26,13 +30,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Request, Response, status
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
 
 from handoff import __version__
 from handoff.agents import routes as agent_routes
 from handoff.agents import socket as agent_socket
-from handoff.agents.accounts import AgentStore, policy_teams
+from handoff.agents.accounts import AgentRecord, AgentStore, policy_teams
 from handoff.agents.canned import load_canned_responses
 from handoff.agents.desk import AgentDesk
 from handoff.agents.monitor import SlaMonitor, monitor_policy
@@ -51,7 +55,10 @@ from handoff.settings import DEMO_MODE_WARNING, Settings, get_settings, require_
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
+from handoff.store.states import AgentRole
 from handoff.web import pages
+from handoff.web.api_docs import add_api_docs
+from handoff.web.headers import SecurityHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +69,29 @@ class Liveness(BaseModel):
     status: Literal["alive"] = "alive"
 
 
+class CheckView(BaseModel):
+    """One check of ``/readyz``; ``detail`` and ``latency_ms`` only for a supervisor."""
+
+    name: str
+    ok: bool
+    detail: str | None = Field(default=None, description="Supervisors only.")
+    latency_ms: float | None = Field(default=None, description="Supervisors only.")
+
+    @classmethod
+    def of(cls, result: CheckResult, *, details: bool) -> CheckView:
+        """The view of ``result``, with or without what it found."""
+        if not details:
+            return cls(name=result.name, ok=result.ok)
+        return cls(
+            name=result.name, ok=result.ok, detail=result.detail, latency_ms=result.latency_ms
+        )
+
+
 class Readiness(BaseModel):
     """The answer of ``/readyz``: the verdict and every check behind it."""
 
     status: Literal["ready", "not_ready"]
-    checks: list[CheckResult]
+    checks: list[CheckView]
 
 
 def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None = None) -> FastAPI:
@@ -120,8 +145,12 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
         summary="Takes customer conversations over from the Rasa assistant.",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served by add_api_docs, with a Content-Security-Policy that fits them
+        redoc_url=None,
     )
     app.router.route_class = StrictJsonRoute  # as every router's: no body is read laxly
+    app.add_middleware(SecurityHeaders, settings=settings)
+    add_api_docs(app)
     _add_health_routes(app)
     app.include_router(customer_socket.router)
     app.include_router(agent_socket.router)
@@ -233,18 +262,27 @@ def _add_health_routes(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["health"],
-        responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
+        response_model_exclude_none=True,
+        responses={
+            status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness},
+            status.HTTP_401_UNAUTHORIZED: {"description": "A token was sent but is not valid"},
+            status.HTTP_403_FORBIDDEN: {"description": "The token is not a supervisor's"},
+        },
     )
     async def readyz(
         response: Response,
         probes: Annotated[list[Probe], Depends(_probes)],
         settings: Annotated[Settings, Depends(_settings)],
+        viewer: Annotated[AgentRecord | None, Depends(agent_routes.optional_agent)],
     ) -> Readiness:
         """Readiness: 200 when Rasa, the action server, the databases and the sentiment model
-        all answer, else 503.
+        all answer, else 503. Each check's detail and latency only with a supervisor's token.
         """
+        if viewer is not None and viewer.role is not AgentRole.SUPERVISOR:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "readiness details are for supervisors")
         results = await check_all(probes, settings.readiness.probe_timeout_seconds)
+        checks = [CheckView.of(result, details=viewer is not None) for result in results]
         if all_ok(results):
-            return Readiness(status="ready", checks=results)
+            return Readiness(status="ready", checks=checks)
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Readiness(status="not_ready", checks=results)
+        return Readiness(status="not_ready", checks=checks)

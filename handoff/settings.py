@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from handoff.exceptions import ConfigurationError
+from handoff.origins import normalise_origin
 
 ENV_PREFIX = "HANDOFF_"
 ENV_NESTED_DELIMITER = "__"
@@ -74,6 +75,13 @@ def _required(secret: SecretStr | None, variable: str) -> SecretStr:
     return secret
 
 
+def _origin(value: str) -> str:
+    origin = normalise_origin(value)
+    if origin is None:
+        raise ValueError(f"not an http(s) origin (scheme://host[:port], no path): {value!r}")
+    return origin
+
+
 def _user_cache_dir() -> Path:
     # The XDG base-directory convention: $XDG_CACHE_HOME when set, else ~/.cache.
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -89,6 +97,9 @@ HttpBaseUrl = Annotated[str, AfterValidator(_http_base_url)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 """A SQLAlchemy database URL, e.g. ``sqlite:////abs/path.sqlite``."""
 
+Origin = Annotated[str, AfterValidator(_origin)]
+"""A web origin, stored normalised: ``http://localhost:8000``, ``https://bank.example``."""
+
 LocalPath = Annotated[Path, AfterValidator(_expand_user)]
 """A filesystem path; a leading ``~`` is expanded."""
 
@@ -103,6 +114,26 @@ class ServerSettings(_Group):
 
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
+    public_origins: tuple[Origin, ...] = Field(
+        default=(),
+        description=(
+            "Origins (scheme://host[:port]) at which browsers load the service's own pages, "
+            "e.g. https://chat.bank.example behind a proxy. Empty: http://localhost:<port>, "
+            "http://127.0.0.1:<port> and http://<host>:<port> when host is a name or address "
+            "other than a wildcard (0.0.0.0, ::)."
+        ),
+    )
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The service's own origins: ``public_origins``, or the ones derived from host and port."""
+        if self.public_origins:
+            return self.public_origins
+        hosts = ["localhost", "127.0.0.1"]
+        if self.host not in ("0.0.0.0", "::", "", *hosts):
+            hosts.append(f"[{self.host}]" if ":" in self.host else self.host)
+        derived = (normalise_origin(f"http://{host}:{self.port}") for host in hosts)
+        return tuple(origin for origin in derived if origin is not None)
 
 
 class RasaSettings(_Group):
@@ -253,11 +284,13 @@ class IdentitySettings(_Group):
 class GatewaySettings(_Group):
     """The customer websocket: who may open it and how the service paces a conversation."""
 
-    allowed_origins: tuple[str, ...] = Field(
-        default=("http://localhost:8000", "http://127.0.0.1:8000"),
+    allowed_origins: tuple[Origin, ...] = Field(
+        default=(),
         description=(
-            "Origins (scheme://host:port) whose pages may open the customer websocket. "
-            "A client that sends no Origin header (not a browser) is let through."
+            "Origins (scheme://host[:port]) of other sites whose pages may embed the widget: "
+            "open the customer websocket and frame the demo page. The service's own pages "
+            "(server.public_origins) are always allowed. A client that sends no Origin header "
+            "(not a browser) is let through."
         ),
     )
     handshake_timeout_seconds: PositiveFloat = Field(
@@ -370,6 +403,11 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """Origins whose pages may open the websockets: the service's own, and the embedders'."""
+        return frozenset((*self.server.origins, *self.gateway.allowed_origins))
 
     @model_validator(mode="before")
     @classmethod

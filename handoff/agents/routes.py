@@ -13,7 +13,8 @@
 
 The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
 ``app.state.agent_store`` and the settings in ``app.state.settings``. :func:`current_agent` is
-the dependency other agent routes use; :func:`agent_clock` is the clock, which tests override.
+the dependency other agent routes use (:func:`optional_agent` where a token is optional);
+:func:`agent_clock` is the clock, which tests override.
 """
 
 from __future__ import annotations
@@ -135,6 +136,22 @@ async def current_agent(
     if agent is None or not agent.active:
         raise _unauthorized("the token's account no longer exists or is deactivated")
     return agent
+
+
+async def optional_agent(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: Annotated[AgentStore, Depends(_agent_store)],
+    settings: Annotated[AgentSettings, Depends(_agent_settings)],
+    now: Annotated[datetime, Depends(agent_clock)],
+) -> AgentRecord | None:
+    """As :func:`current_agent` when the request carries a token; ``None`` when it carries none.
+
+    For routes that answer everyone but tell an agent more. A token that is sent but not
+    valid is still a 401: the caller meant to authenticate and should hear that it failed.
+    """
+    if credentials is None:
+        return None
+    return await current_agent(credentials, store, settings, now)
 
 
 @router.post(

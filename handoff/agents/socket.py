@@ -64,7 +64,7 @@ async def agent_socket(websocket: WebSocket) -> None:
         return await _authenticate(websocket, settings, parse_auth(raw).token)
 
     agent = await handshake(
-        websocket, settings.gateway, name="agent", hint="send 'auth' first", opening=opening
+        websocket, settings, name="agent", hint="send 'auth' first", opening=opening
     )
     if agent is None:
         return

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import Engine
@@ -55,7 +54,8 @@ from handoff.gateway.protocol import (
     parse_opening,
 )
 from handoff.gateway.transcript import customer_frames
-from handoff.settings import GatewaySettings, Settings
+from handoff.origins import origin_allowed
+from handoff.settings import Settings
 from handoff.store.repository import ConversationRecord
 
 logger = logging.getLogger(__name__)
@@ -101,20 +101,6 @@ class OpeningRefused(Exception):
         self.reason = reason
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """Whether a socket opened from ``origin`` may connect.
-
-    Browsers always send Origin; a page of the service itself (same host and port) and the
-    configured origins are let in. A client without Origin is not a browser page, so no other
-    site's script can be speaking through it: it is let in too.
-    """
-    if origin is None:
-        return True
-    if origin.rstrip("/") in {o.rstrip("/") for o in allowed}:
-        return True
-    return host is not None and urlsplit(origin).netloc == host
-
-
 def close_reason(text: str) -> str:
     """``text`` cut to what a close frame can carry."""
     encoded = text.encode()
@@ -140,7 +126,7 @@ async def receive_frame(websocket: WebSocket) -> str | bytes:
 
 async def handshake(
     websocket: WebSocket,
-    settings: GatewaySettings,
+    settings: Settings,
     *,
     name: str,
     hint: str,
@@ -148,20 +134,21 @@ async def handshake(
 ) -> _Opened | None:
     """The edge rules the customer and agent sockets share; ``None`` once the socket is closed.
 
-    The origin rule first (close 1008, before accepting), then the opening frame within the
+    The origin rule first (:func:`~handoff.origins.origin_allowed` against
+    ``settings.trusted_origins``; close 1008, before accepting), then the opening frame within the
     handshake timeout (else close 4408 with ``hint``), handed to ``opening``, whose refusals
     (:class:`ProtocolViolation`, :class:`OpeningRefused`) close the socket with their code,
     and whose unexpected failures close it with 1011.
     """
     origin = websocket.headers.get("origin")
-    if not origin_allowed(origin, websocket.headers.get("host"), settings.allowed_origins):
+    if not origin_allowed(origin, settings.trusted_origins):
         logger.warning("%s socket refused: origin %s", name, origin)
         await websocket.close(code=CloseCode.POLICY_VIOLATION, reason="origin not allowed")
         return None
     await websocket.accept()
     try:
         raw = await asyncio.wait_for(
-            receive_frame(websocket), timeout=settings.handshake_timeout_seconds
+            receive_frame(websocket), timeout=settings.gateway.handshake_timeout_seconds
         )
         return await opening(raw)
     except TimeoutError:
@@ -189,7 +176,7 @@ async def customer_socket(websocket: WebSocket) -> None:
         return await _open(gateway, websocket, parse_opening(raw))
 
     opened = await handshake(
-        websocket, gateway.settings.gateway, name="customer",
+        websocket, gateway.settings, name="customer",
         hint="send 'start' or 'resume' first", opening=opening,
     )  # fmt: skip
     if opened is None:

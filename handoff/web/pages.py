@@ -2,11 +2,13 @@
 
 * ``GET /``: the demo page, hosting the chat widget with a picker of demo customers.
 * ``GET /widget.js``: the chat widget; one ``<script src=".../widget.js" defer></script>`` on
-  any page embeds it (the script injects its own styles and markup).
+  any page embeds it (the script adds its own markup, styled by a constructed stylesheet).
 * ``GET /agent``: the agent console. ``GET /supervisor``: the supervisor view.
 * ``/static/*``: the pages' scripts and styles; ``/favicon.ico``: their icon.
 
-The pages are plain HTML, CSS and JavaScript (no build step): they speak the documented
+The pages are plain HTML, CSS and JavaScript (no build step), with no inline script or style:
+every response carries a Content-Security-Policy that forbids them
+(:mod:`handoff.web.headers`; ``docs/http-security.md``). They speak the documented
 websocket protocols (``docs/protocol.md``, ``docs/agent-protocol.md``) and the REST API, so
 nothing here carries state of its own.
 """

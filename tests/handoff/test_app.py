@@ -1,18 +1,23 @@
-"""The HTTP app: liveness, readiness (200/503) and the OpenAPI docs."""
+"""The HTTP app: liveness, readiness (200/503, details for supervisors) and the OpenAPI docs."""
 
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deployment_secrets import secured
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from handoff.agents.accounts import AgentStore
+from handoff.agents.tokens import issue_agent_token
 from handoff.app import create_app
 from handoff.exceptions import ConfigurationError
 from handoff.readiness import CheckResult, Probe
@@ -30,6 +35,7 @@ from handoff.settings import (
     SentimentSettings,
     Settings,
 )
+from handoff.store.states import AgentRole
 
 
 class FixedProbe:
@@ -61,18 +67,14 @@ def closed_port() -> int:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings that point at nothing running and at databases under ``tmp_path``."""
-    return Settings(
-        identity=IdentitySettings(secret="identity-secret-of-this-test-0123456789"),
-        agents=AgentSettings(token_secret="agent-token-secret-of-this-test-0123456789"),
-        rasa=RasaSettings(
-            url=f"http://127.0.0.1:{closed_port()}",
-            auth_token="rasa-api-token-of-this-test-0123456789",
-            channel_token="rasa-channel-token-of-this-test-0123456789",
-        ),
-        actions=ActionsSettings(url=f"http://127.0.0.1:{closed_port()}"),
-        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
-        bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
-        sentiment=SentimentSettings(model_dir=tmp_path / "no-sentiment-model"),
+    return secured(
+        Settings(
+            rasa=RasaSettings(url=f"http://127.0.0.1:{closed_port()}"),
+            actions=ActionsSettings(url=f"http://127.0.0.1:{closed_port()}"),
+            database=DatabaseSettings(url=f"sqlite:///{tmp_path}/handoff.sqlite"),
+            bank=BankSettings(url=f"sqlite:///{tmp_path}/demobank.sqlite"),
+            sentiment=SentimentSettings(model_dir=tmp_path / "no-sentiment-model"),
+        )
     )
 
 
@@ -81,6 +83,30 @@ def running(settings: Settings, probes: Sequence[Probe] | None = None) -> Iterat
     """A client of the app, inside its lifespan (which opens the shared clients)."""
     with TestClient(create_app(settings, probes)) as client:
         yield client
+
+
+def bearer(client: TestClient, role: AgentRole = AgentRole.SUPERVISOR) -> dict[str, str]:
+    """An ``Authorization`` header of a fresh account with ``role`` in the app's database."""
+    store: AgentStore = client.app.state.agent_store  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    agent = store.create_agent(
+        username=f"{role.value}.{uuid.uuid4().hex[:12]}",
+        display_name="Readiness reader",
+        role=role,
+        teams=["general"],
+        password="a password for the readiness tests",
+        now=now,
+    )
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    token = issue_agent_token(
+        agent, secret=settings.agents.token_secret, now=now, ttl=timedelta(hours=1)
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def detailed_readyz(client: TestClient) -> object:
+    """``/readyz`` as a supervisor sees it."""
+    return client.get("/readyz", headers=bearer(client))
 
 
 @pytest.fixture
@@ -148,8 +174,18 @@ def test_healthz_is_alive_even_when_dependencies_fail(unready_app: TestClient) -
     assert response.json() == {"status": "alive"}
 
 
-def test_readyz_is_200_when_every_check_passes(ready_app: TestClient) -> None:
+def test_readyz_is_200_and_names_the_checks_without_their_details(ready_app: TestClient) -> None:
     response = ready_app.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": [{"name": "rasa", "ok": True}, {"name": "database", "ok": True}],
+    }
+
+
+def test_readyz_shows_a_supervisor_every_checks_details(ready_app: TestClient) -> None:
+    response = detailed_readyz(ready_app)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -161,8 +197,19 @@ def test_readyz_is_200_when_every_check_passes(ready_app: TestClient) -> None:
     }
 
 
-def test_readyz_is_503_and_lists_the_failing_check(unready_app: TestClient) -> None:
+def test_readyz_is_503_and_names_the_failing_check_to_anyone(unready_app: TestClient) -> None:
     response = unready_app.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "not_ready",
+        "checks": [{"name": "rasa", "ok": False}, {"name": "db", "ok": True}],
+    }
+    assert "Rasa" not in response.text
+
+
+def test_readyz_is_503_and_tells_a_supervisor_why(unready_app: TestClient) -> None:
+    response = detailed_readyz(unready_app)
 
     assert response.status_code == 503
     body = response.json()
@@ -178,9 +225,35 @@ def test_readyz_is_503_and_lists_the_failing_check(unready_app: TestClient) -> N
     ]
 
 
+def test_readyz_hides_details_from_an_agent_who_is_not_a_supervisor(
+    ready_app: TestClient,
+) -> None:
+    response = ready_app.get("/readyz", headers=bearer(ready_app, AgentRole.AGENT))
+
+    assert response.status_code == 403
+    assert "fine" not in response.text
+
+
+def test_readyz_refuses_a_token_that_is_not_valid(ready_app: TestClient) -> None:
+    response = ready_app.get("/readyz", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 401
+    assert "fine" not in response.text
+
+
+def test_readyz_never_shows_where_the_databases_and_models_are(settings: Settings) -> None:
+    with running(settings) as client:
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert set(response.json()["checks"][0]) == {"name", "ok"}
+    for secret in ("sqlite", str(settings.sentiment.model_dir), "127.0.0.1", "make models"):
+        assert secret not in response.text
+
+
 def test_readyz_reports_a_raising_probe_as_503_not_500(settings: Settings) -> None:
     with running(settings, [RaisingProbe()]) as client:
-        response = client.get("/readyz")
+        response = detailed_readyz(client)
 
     assert response.status_code == 503
     assert response.json()["checks"][0]["detail"] == "probe failed: RuntimeError: probe exploded"
@@ -188,7 +261,7 @@ def test_readyz_reports_a_raising_probe_as_503_not_500(settings: Settings) -> No
 
 def test_readyz_with_the_real_probes_and_nothing_running(settings: Settings) -> None:
     with running(settings) as client:
-        response = client.get("/readyz")
+        response = detailed_readyz(client)
 
     assert response.status_code == 503
     checks = {check["name"]: check for check in response.json()["checks"]}
@@ -207,7 +280,7 @@ def test_a_missing_sentiment_model_keeps_the_service_alive_but_not_ready(
 ) -> None:
     with running(settings) as client:
         assert client.get("/healthz").status_code == 200
-        response = client.get("/readyz")
+        response = detailed_readyz(client)
         assert not client.app.state.sentiment.available
 
     assert response.status_code == 503
@@ -226,8 +299,8 @@ def test_the_sentiment_model_is_loaded_once_at_start_up(
     with running(settings) as client:
         sentiment = client.app.state.sentiment
         assert sentiment.available
-        first = client.get("/readyz").json()
-        second = client.get("/readyz").json()
+        first = detailed_readyz(client).json()
+        second = detailed_readyz(client).json()
         assert client.app.state.sentiment.classifier is sentiment.classifier
     assert not sentiment.batcher.running  # closed with the app
 

@@ -358,10 +358,27 @@
     };
   }
 
+  /**
+   * The widget's CSS in its shadow root. A constructed stylesheet is not an inline style, so
+   * a host page whose Content-Security-Policy has no style-src 'unsafe-inline' (the service's
+   * own demo page among them) still styles the widget; browsers without constructable
+   * stylesheets get a <style> element.
+   */
+  function adoptStyles(root) {
+    if ('adoptedStyleSheets' in root && 'replaceSync' in CSSStyleSheet.prototype) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+    } else {
+      root.prepend(el('style', {}, CSS));
+    }
+  }
+
   function mount() {
     const host = el('div', { id: 'handoff-chat', 'data-testid': 'chat-widget' });
     const root = host.attachShadow({ mode: 'open' });
-    root.append(el('style', {}, CSS), el('div', { class: 'hw-root' }, ui.launcher, ui.panel));
+    root.append(el('div', { class: 'hw-root' }, ui.launcher, ui.panel));
+    adoptStyles(root);
     document.body.append(host);
   }
 

@@ -897,3 +897,22 @@ def test_a_reconnecting_agent_gets_their_held_handoffs_back(harness: Harness) ->
             say(customer, "m2", "are you there?")
             live = receive_until(ana, of_type("message"))
             assert (live["sender"], live["text"]) == ("customer", "are you there?")
+
+
+def test_a_rebound_host_does_not_let_its_own_origin_in(harness: Harness) -> None:
+    # DNS rebinding: a page of evil.example (resolving to the service) sends Origin and Host
+    # that agree; neither is one of the service's own or allowed origins.
+    with (
+        pytest.raises(WebSocketDisconnect) as caught,
+        harness.client.websocket_connect(
+            "ws://evil.example:8000/ws/agent", headers={"origin": "http://evil.example:8000"}
+        ),
+    ):
+        pytest.fail("the socket was accepted")
+    assert caught.value.code == 1008
+
+
+def test_the_consoles_own_origin_may_connect(harness: Harness) -> None:
+    with harness.connect_agent(origin="http://localhost:8000") as ws:
+        ws.send_json({"type": "auth", "token": "not-a-token"})
+        assert closed_with(ws).code == 4401  # past the origin rule, refused for the token

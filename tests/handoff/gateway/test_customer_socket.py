@@ -44,7 +44,7 @@ from handoff.store.repository import ConversationStore
 SECRET = "socket-test-secret-of-at-least-32-bytes"
 NOW = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
 FRAME_TIMEOUT_SECONDS = 5.0
-SAME_ORIGIN = "http://testserver"  # the test client's Host is "testserver"
+OWN_ORIGIN = "http://127.0.0.1:8000"  # the service's own, from the default server settings
 ALLOWED_ORIGIN = "https://bank.example"
 
 CALM = SentimentReading(
@@ -172,9 +172,9 @@ class Harness:
         """Wait, in the app's event loop, for every running turn."""
         self.client.portal.call(self.gateway.service.drain)  # type: ignore[union-attr]
 
-    def connect(self, origin: str | None = None) -> WebSocketTestSession:
+    def connect(self, origin: str | None = None, url: str = "/ws/customer") -> WebSocketTestSession:
         headers = {} if origin is None else {"origin": origin}
-        return self.client.websocket_connect("/ws/customer", headers=headers)
+        return self.client.websocket_connect(url, headers=headers)
 
 
 MakeHarness = Callable[..., Harness]
@@ -401,8 +401,33 @@ def test_a_page_of_another_origin_is_refused_with_1008(harness: Harness) -> None
     assert caught.value.reason == "origin not allowed"
 
 
-@pytest.mark.parametrize("origin", [SAME_ORIGIN, ALLOWED_ORIGIN, ALLOWED_ORIGIN + "/", None])
-def test_the_same_origin_a_configured_one_or_no_origin_may_connect(
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example:8000",  # DNS rebinding: Origin and Host agree, both the attacker's
+        "https://evil.example:8000",  # the same, whatever the scheme
+    ],
+)
+def test_an_origin_matching_the_host_header_is_not_trusted_for_it(
+    harness: Harness, origin: str
+) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as caught,
+        harness.connect(origin=origin, url="ws://evil.example:8000/ws/customer"),
+    ):
+        pytest.fail("the socket was accepted")
+    assert caught.value.code == CloseCode.POLICY_VIOLATION
+
+
+def test_the_host_header_does_not_make_an_origin_the_services_own(harness: Harness) -> None:
+    # The test client's Host is "testserver": a page of http://testserver is not trusted.
+    with pytest.raises(WebSocketDisconnect) as caught, harness.connect(origin="http://testserver"):
+        pytest.fail("the socket was accepted")
+    assert caught.value.code == CloseCode.POLICY_VIOLATION
+
+
+@pytest.mark.parametrize("origin", [OWN_ORIGIN, ALLOWED_ORIGIN, ALLOWED_ORIGIN + "/", None])
+def test_the_services_own_origin_a_configured_one_or_no_origin_may_connect(
     harness: Harness, origin: str | None
 ) -> None:
     with harness.connect(origin=origin) as ws:
