@@ -6,9 +6,13 @@ Hierarchy::
     ├── ConfigurationError        a setting is well-formed but cannot be used, e.g. the
     │                             database driver of a URL is not installed or the folder
     │                             of the service's SQLite file cannot be created
-    └── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
-                                  serve right now; readiness probes raise it and report it
-                                  as a failing check, so it never escapes as an HTTP 500
+    ├── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
+    │                             serve right now; readiness probes raise it and report it
+    │                             as a failing check, so it never escapes as an HTTP 500
+    └── RateLimited               a client went over a rate limit or is locked out
+                                  (:mod:`handoff.limits`); the sockets answer an ``error``
+                                  frame ``rate_limited``, the login a 429, both saying when
+                                  to retry
 
 The conversation store's errors, ``ConversationNotFound`` and ``IllegalTransition``, also derive
 from ``HandoffError``; they live with the store, in :mod:`handoff.store.errors`.
@@ -38,3 +42,13 @@ class DependencyUnavailable(HandoffError):
         super().__init__(reason)
         self.dependency = dependency
         self.reason = reason
+
+
+class RateLimited(HandoffError):
+    """A client went over a limit; nothing was done, and it may retry after
+    ``retry_after_seconds`` (whole seconds, at least 1)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
