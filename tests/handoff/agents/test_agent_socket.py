@@ -35,6 +35,7 @@ from handoff.gateway.hub import ConversationHub
 from handoff.gateway.identity import sign_identity_token
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import BotReply, RasaHandoffSignal, RasaTurn
+from handoff.limits import ServiceLimits
 from handoff.sentiment.reading import SentimentReading
 from handoff.settings import AgentSettings, GatewaySettings, IdentitySettings, Settings, repo_root
 from handoff.store.agent_work import AgentWorkStore
@@ -221,6 +222,7 @@ def harness(service_engine: Engine, policy: EscalationPolicy) -> Iterator[Harnes
     bank = create_engine("sqlite://")  # no identity token is resolved in these tests
     app.state.gateway = Gateway(settings=settings, service=service, hub=hub, bank_engine=bank)
     app.state.settings = settings
+    app.state.limits = ServiceLimits.from_settings(settings.limits)
     app.state.agent_store = accounts
     app.state.desk = desk
     client = TestClient(app)
