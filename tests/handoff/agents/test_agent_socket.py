@@ -37,7 +37,14 @@ from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import BotReply, RasaHandoffSignal, RasaTurn
 from handoff.limits import ServiceLimits
 from handoff.sentiment.reading import SentimentReading
-from handoff.settings import AgentSettings, GatewaySettings, IdentitySettings, Settings, repo_root
+from handoff.settings import (
+    AgentSettings,
+    GatewaySettings,
+    IdentitySettings,
+    LimitsSettings,
+    Settings,
+    repo_root,
+)
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.models import Agent, Base
@@ -442,6 +449,46 @@ def test_a_bad_frame_after_auth_gets_an_error_frame_and_the_socket_stays_up(
         say(ana, "a1", "hello", handoff_id=999)
         assert receive(ana)["code"] == "not_found"
         assert_quiet(ana)
+
+
+def limit(harness: Harness, **settings: float) -> None:
+    """Replace the app's limiters (sockets opened afterwards use them)."""
+    app = harness.client.app
+    assert isinstance(app, FastAPI)
+    app.state.limits = ServiceLimits.from_settings(LimitsSettings(**settings))
+
+
+def test_an_agent_flooding_frames_gets_rate_limited_errors_and_the_socket_stays_up(
+    harness: Harness,
+) -> None:
+    limit(harness, agent_frames_burst=4, agent_frames_per_minute=6)  # then one every 10 s
+    with harness.connect_customer() as customer, harness.connect_agent() as ana:
+        auth(ana, harness.token("ana"))
+        started = start(customer)
+        handoff_id = escalate(harness, customer, hand_over("security"))
+        claim(ana, handoff_id)  # one frame
+        for n in range(8):
+            say(ana, f"a{n}", f"line {n}", handoff_id)
+        answers = []
+        while len(answers) < 8:
+            frame = receive(ana)
+            if frame["type"] in ("ack", "error"):
+                answers.append(frame.get("client_message_id") or frame["code"])
+        assert answers == ["a0", "a1", "a2"] + ["rate_limited"] * 5
+        with harness.connect_agent() as bo:  # another agent's socket has its own limit
+            auth(bo, harness.token("bo"))
+            assert_quiet(bo)
+        harness.clock.now += timedelta(seconds=10)
+        assert_quiet(ana)  # still open, and allowed again
+        harness.drain()
+    agent_lines = [
+        m.text for m in harness.store.transcript(started["conversation_id"]) if m.sender == "agent"
+    ]
+    assert [line for line in agent_lines if line.startswith("line")] == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]
 
 
 # --------------------------------------------------------------------------- the queue
