@@ -15,8 +15,8 @@
 
 The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
 ``app.state.agent_store``, the settings in ``app.state.settings`` and the limiters in
-``app.state.limits``. :func:`current_agent` is
-the dependency other agent routes use; :func:`agent_clock` is the clock, which tests override.
+``app.state.limits``. :func:`current_agent` is the dependency other agent routes use;
+:func:`agent_clock` is the clock, which tests override (the login throttle reads it too).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ async def login(
     if not verdict.allowed:
         # Checked before the password, so a locked account is refused even with the right one,
         # and an unknown username is locked the same way as a real one.
-        logger.warning("agent login for %r from %s refused: locked out", account, address)
+        logger.info("agent login for %r from %s refused: locked out", account, address)
         wait = verdict.retry_after_seconds
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
