@@ -56,7 +56,7 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-from benchmarks.gateway_bench import free_port
+from benchmarks.gateway_bench import NO_RATE_LIMITS, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BRIEF_P99_MS = 50.0
@@ -269,6 +269,7 @@ def running_service(workdir: Path, rasa_url: str, agents: int) -> Iterator[tuple
         "HANDOFF_BANK__URL": bank_url,
         "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
+        **NO_RATE_LIMITS,
     }
     began = time.monotonic()
     usernames = create_agents(env, agents, workdir)
