@@ -16,6 +16,7 @@ from handoff.settings import (
     ActionsSettings,
     BankSettings,
     DatabaseSettings,
+    LimitsSettings,
     RasaSettings,
     SentimentSettings,
     Settings,
@@ -184,3 +185,13 @@ def test_openapi_docs_are_served(ready_app: TestClient) -> None:
     schema = ready_app.get("/openapi.json").json()
     assert {"/healthz", "/readyz"} <= set(schema["paths"])
     assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_the_service_builds_its_limiters_from_the_settings(settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"limits": LimitsSettings(login_max_failures_per_account=2)}
+    )
+    with running(settings, [FixedProbe("rasa", True)]) as client:
+        login = {"username": "nobody", "password": "not the password"}
+        statuses = [client.post("/api/agents/login", json=login).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
