@@ -57,7 +57,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks.gateway_bench import free_port
-from benchmarks.stack_env import demo_secrets
+from benchmarks.stack_env import bench_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BRIEF_P99_MS = 50.0
@@ -270,7 +270,7 @@ def running_service(workdir: Path, rasa_url: str, agents: int) -> Iterator[tuple
         "HANDOFF_BANK__URL": bank_url,
         "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
-        **demo_secrets(),
+        **bench_environment(),
     }
     began = time.monotonic()
     usernames = create_agents(env, agents, workdir)

@@ -40,7 +40,7 @@ import httpx
 import numpy as np
 from websockets.sync.client import ClientConnection, connect
 
-from benchmarks.stack_env import demo_secrets
+from benchmarks.stack_env import bench_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.2
@@ -89,7 +89,7 @@ def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
         "BANK_DATABASE_URL": bank_url,
         "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
-        **demo_secrets(),
+        **bench_environment(),
     }
     log = (workdir / "stack.log").open("wb")
     process = subprocess.Popen(

@@ -48,6 +48,7 @@ from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import RasaTurnClient
 from handoff.gateway.sentiment_reader import BatcherSentimentReader
+from handoff.limits import ServiceLimits
 from handoff.readiness import CheckResult, Probe, all_ok, check_all, default_probes
 from handoff.request_bodies import StrictJsonRoute
 from handoff.resources import Resources, open_resources
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, probes: Sequence[Probe] | None 
             # Migrations run before the first socket is accepted: the schema is always current.
             await asyncio.to_thread(upgrade_database, resources.service_engine)
             app.state.settings = settings
+            # One set of limiters for the sockets and the login (in memory, this process).
+            app.state.limits = ServiceLimits.from_settings(settings.limits)
             presence = PresenceRegistry()  # the desk updates it, wait estimates read it
             app.state.gateway = build_gateway(
                 settings, resources, presence=presence, on_queued=_push_to_desk(app)

@@ -11,9 +11,13 @@ Hierarchy::
     │                             UTF-8, NaN or Infinity, an absurdly long integer, a lone
     │                             surrogate; the sockets send it back as an ``error`` frame,
     │                             the REST routes as a 422
-    └── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
-                                  serve right now; readiness probes raise it and report it
-                                  as a failing check, so it never escapes as an HTTP 500
+    ├── DependencyUnavailable     a dependency (Rasa, the action server, a database) cannot
+    │                             serve right now; readiness probes raise it and report it
+    │                             as a failing check, so it never escapes as an HTTP 500
+    └── RateLimited               a client went over a rate limit or is locked out
+                                  (:mod:`handoff.limits`); the sockets answer an ``error``
+                                  frame ``rate_limited``, the login a 429, both saying when
+                                  to retry
 
 The conversation store's errors, ``ConversationNotFound`` and ``IllegalTransition``, also derive
 from ``HandoffError``; they live with the store, in :mod:`handoff.store.errors`.
@@ -48,3 +52,13 @@ class DependencyUnavailable(HandoffError):
         super().__init__(reason)
         self.dependency = dependency
         self.reason = reason
+
+
+class RateLimited(HandoffError):
+    """A client went over a limit; nothing was done, and it may retry after
+    ``retry_after_seconds`` (whole seconds, at least 1)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds

@@ -366,6 +366,83 @@ class MonitorSettings(_Group):
     )
 
 
+class LimitsSettings(_Group):
+    """Rate limits of the sockets and the login throttle, in memory per service instance.
+
+    Each rate is a token bucket: ``*_burst`` at once, then ``*_per_minute`` on average. A
+    refused frame gets an ``error`` frame with code ``rate_limited`` and
+    ``retry_after_seconds``, and the socket stays open; a refused login gets 429 with
+    ``Retry-After``. Unknown usernames are counted like real ones, so a lockout says nothing
+    about which exist.
+    """
+
+    customer_frames_burst: int = Field(
+        default=60, ge=1, description="Frames of any kind after the opening, per customer socket."
+    )
+    customer_frames_per_minute: PositiveFloat = Field(
+        default=120, description="The same, per minute once the burst is spent."
+    )
+    customer_messages_burst: int = Field(
+        default=15,
+        ge=1,
+        description=(
+            "`message` frames per customer over all their sockets (an anonymous customer: per "
+            "conversation). A refused message is not stored and not acknowledged."
+        ),
+    )
+    customer_messages_per_minute: PositiveFloat = Field(
+        default=40, description="The same, per minute once the burst is spent."
+    )
+    agent_frames_burst: int = Field(
+        default=60, ge=1, description="Frames of any kind after `auth`, per agent socket."
+    )
+    agent_frames_per_minute: PositiveFloat = Field(
+        default=240, description="The same, per minute once the burst is spent."
+    )
+    new_conversations_burst: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "`start` frames that create a conversation, per client address (a `resume` is not "
+            "counted)."
+        ),
+    )
+    new_conversations_per_minute: PositiveFloat = Field(
+        default=30, description="The same, per minute once the burst is spent."
+    )
+    login_max_failures_per_account: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins to one username within the window that lock it.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "Failed logins from one client address within the window that lock the address "
+            "(an office behind one NAT address shares it). A success forgives the address's "
+            "failures for that account only."
+        ),
+    )
+    login_window_seconds: PositiveFloat = Field(
+        default=900, description="How far back failed logins are counted."
+    )
+    login_lockout_seconds: PositiveFloat = Field(
+        default=900,
+        description=(
+            "How long a locked account or address is refused with 429, the right password included."
+        ),
+    )
+    max_tracked_keys: int = Field(
+        default=100_000,
+        ge=1,
+        description=(
+            "The most keys (sockets, customers, addresses, accounts) each limiter remembers; "
+            "idle keys are forgotten sooner."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the handoff service, in groups.
 
@@ -403,6 +480,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @property
     def trusted_origins(self) -> frozenset[str]:

@@ -2,7 +2,9 @@
 
 * ``POST /api/agents/login`` takes ``{"username", "password"}`` and answers ``{"token",
   "expires_at", "agent": {...}}``; a wrong username or password (or an inactive account) is a
-  401 that does not say which.
+  401 that does not say which. Repeated failures lock the username, or the client's address,
+  for a while (:class:`~handoff.limits.LoginThrottle`): a 429 with ``Retry-After``, whatever
+  the password and whether or not the username exists.
 * ``GET /api/agents/me`` answers the account of the ``Authorization: Bearer <token>`` header;
   a missing, invalid or expired token, or an account deactivated since, is a 401.
 * ``GET /api/agents/canned-responses`` answers the canned responses of the agent's teams
@@ -12,9 +14,10 @@
   not a supervisor. "Today" starts at midnight UTC.
 
 The app's lifespan puts an :class:`~handoff.agents.accounts.AgentStore` in
-``app.state.agent_store`` and the settings in ``app.state.settings``. :func:`current_agent` is
-the dependency other agent routes use (:func:`optional_agent` where a token is optional);
-:func:`agent_clock` is the clock, which tests override.
+``app.state.agent_store``, the settings in ``app.state.settings`` and the limiters in
+``app.state.limits``. :func:`current_agent` is the dependency other agent routes use
+(:func:`optional_agent` where a token is optional); :func:`agent_clock` is the clock, which
+tests override (the login throttle reads it too).
 """
 
 from __future__ import annotations
@@ -28,13 +31,19 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from handoff.agents.accounts import MAX_PASSWORD_LENGTH, AgentRecord, AgentStore
+from handoff.agents.accounts import (
+    MAX_PASSWORD_LENGTH,
+    AgentRecord,
+    AgentStore,
+    normalise_username,
+)
 from handoff.agents.canned import CannedResponse
 from handoff.agents.demo import DEMO_PASSWORD
 from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
 from handoff.agents.overview import Overview, build_overview
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
+from handoff.limits import LoginThrottle
 from handoff.request_bodies import StrictJsonRoute
 from handoff.settings import AgentSettings, Settings
 from handoff.store.agent_work import AgentWorkStore
@@ -47,6 +56,7 @@ router = APIRouter(prefix="/api/agents", tags=["agents"], route_class=StrictJson
 _bearer = HTTPBearer(auto_error=False, description="An agent token from POST /api/agents/login")
 
 BAD_CREDENTIALS = "unknown username or wrong password"
+TOO_MANY_FAILURES = "too many failed logins"
 
 
 class LoginRequest(BaseModel):
@@ -105,6 +115,15 @@ def _demo_mode(request: Request) -> bool:
     return settings.demo_mode
 
 
+def _login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.limits.logins
+    return throttle
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 def _unauthorized(detail: str) -> HTTPException:
     # RFC 6750 section 3: a 401 names the scheme the client should use.
     return HTTPException(
@@ -156,16 +175,35 @@ async def optional_agent(
 
 @router.post(
     "/login",
-    responses={status.HTTP_401_UNAUTHORIZED: {"description": BAD_CREDENTIALS}},
+    responses={
+        status.HTTP_401_UNAUTHORIZED: {"description": BAD_CREDENTIALS},
+        status.HTTP_429_TOO_MANY_REQUESTS: {
+            "description": f"{TOO_MANY_FAILURES}; retry after the Retry-After header's seconds"
+        },
+    },
 )
 async def login(
     body: LoginRequest,
+    request: Request,
     store: Annotated[AgentStore, Depends(_agent_store)],
     settings: Annotated[AgentSettings, Depends(_agent_settings)],
+    throttle: Annotated[LoginThrottle, Depends(_login_throttle)],
     now: Annotated[datetime, Depends(agent_clock)],
     demo_mode: Annotated[bool, Depends(_demo_mode)],
 ) -> LoginResponse:
     """Exchange an agent's username and password for an access token."""
+    account, address = normalise_username(body.username), _client_address(request)
+    verdict = throttle.attempt(account, address, now.timestamp())
+    if not verdict.allowed:
+        # Checked before the password, so a locked account is refused even with the right one,
+        # and an unknown username is locked the same way as a real one.
+        logger.info("agent login for %r from %s refused: locked out", account, address)
+        wait = verdict.retry_after_seconds
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{TOO_MANY_FAILURES}: retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     if not demo_mode and body.password == DEMO_PASSWORD:
         # The demo agents' password is public: outside demo mode it opens no account, even
         # one a demo left behind in this database.
@@ -176,6 +214,7 @@ async def login(
     if agent is None:
         logger.info("failed agent login for %r", body.username)
         raise _unauthorized(BAD_CREDENTIALS)
+    throttle.succeeded(account, address, now.timestamp())
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     now = now.replace(microsecond=0)  # the token's exp is whole seconds: expires_at matches it
     token = issue_agent_token(agent, secret=settings.require_token_secret(), now=now, ttl=ttl)

@@ -4,8 +4,9 @@ As for the customer socket: the origin rule first (close 1008), then ``auth`` wi
 handshake timeout (else close 4408), and a token that is not a valid agent token of an active
 account closes with 4401, whatever it is (a customer's identity token is refused as
 ``wrong_type``, a resume token as ``malformed``). After that a bad frame, an action the desk
-refuses, or one that fails unexpectedly (``internal_error``, logged with its traceback) gets
-an ``error`` frame and the connection stays up. One writer per socket (a
+refuses, a frame over the socket's rate limit (``rate_limited``, with when to retry; the action
+is not done), or one that fails unexpectedly (``internal_error``, logged with its traceback)
+gets an ``error`` frame and the connection stays up. One writer per socket (a
 :class:`~handoff.gateway.hub.Subscriber`); the reader loop here runs the agent's actions in
 order. The frames are in :mod:`handoff.agents.protocol`.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -36,6 +38,7 @@ from handoff.agents.protocol import (
     parse_auth,
 )
 from handoff.agents.tokens import verify_agent_token
+from handoff.exceptions import RateLimited
 from handoff.gateway.customer_socket import (
     INTERNAL_ERROR_FRAME,
     OpeningRefused,
@@ -44,7 +47,14 @@ from handoff.gateway.customer_socket import (
     receive_frame,
 )
 from handoff.gateway.hub import Subscriber
-from handoff.gateway.protocol import CloseCode, ErrorFrame, PongFrame, ProtocolViolation
+from handoff.gateway.protocol import (
+    CloseCode,
+    ErrorFrame,
+    PongFrame,
+    ProtocolViolation,
+    RateLimitedFrame,
+)
+from handoff.limits import RateLimiter
 from handoff.settings import Settings
 
 __all__ = ["agent_socket", "router"]
@@ -59,6 +69,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     """One agent's desk; see the module docstring."""
     settings: Settings = websocket.app.state.settings
     desk: AgentDesk = websocket.app.state.desk
+    limiter: RateLimiter = websocket.app.state.limits.agent_frames
 
     async def opening(raw: str | bytes) -> AgentRecord:
         return await _authenticate(websocket, settings, parse_auth(raw).token)
@@ -72,7 +83,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     writer.start()
     connection = await desk.connect(agent, writer)
     try:
-        await _work(desk, websocket, connection)
+        await _work(desk, limiter, websocket, connection)
     finally:
         await desk.disconnect(connection)
         await writer.close()
@@ -100,7 +111,10 @@ async def _authenticate(websocket: WebSocket, settings: Settings, token: str) ->
     return agent
 
 
-async def _work(desk: AgentDesk, websocket: WebSocket, connection: AgentConnection) -> None:
+async def _work(
+    desk: AgentDesk, limiter: RateLimiter, websocket: WebSocket, connection: AgentConnection
+) -> None:
+    socket_key = f"agent-socket:{secrets.token_urlsafe(12)}"
     while True:
         try:
             raw = await receive_frame(websocket)
@@ -112,11 +126,14 @@ async def _work(desk: AgentDesk, websocket: WebSocket, connection: AgentConnecti
             )
             return
         try:
+            limiter.enforce(socket_key, desk.clock().timestamp(), "frames on this socket")
             await _act(desk, connection, parse_agent_frame(raw))
         except ProtocolViolation as exc:
             connection.send(ErrorFrame(code="bad_frame", message=str(exc)))
         except DeskRefusal as exc:
             connection.send(ErrorFrame(code=exc.code, message=exc.message))
+        except RateLimited as exc:
+            connection.send(RateLimitedFrame.of(exc))
         except Exception:
             # A bug in one action must not drop the agent's desk (and start their grace
             # countdown): the frame fails, the socket stays (docs/agent-protocol.md).

@@ -7,6 +7,12 @@ codes or ``error`` frames only here (see ``docs/protocol.md``): an opening the s
 closes the socket with a code and a reason (1011 when it fails unexpectedly); a bad frame later
 gets an ``error`` frame and the connection stays up, so a client bug never costs the customer
 their conversation, and neither does a server bug in handling one frame (``internal_error``).
+
+The rate limits (:class:`~handoff.limits.ServiceLimits`, ``app.state.limits``) are enforced here
+too: new conversations per client address on ``start``, then every frame per socket and every
+``message`` per customer. A frame over a limit gets an ``error`` frame ``rate_limited`` saying
+when to retry, and nothing else happens: a message is not stored and never reaches the
+assistant; the socket stays open.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -23,7 +30,7 @@ from sqlalchemy import Engine
 
 from handoff.brief.builder import ANONYMOUS, CustomerInfo
 from handoff.escalation.decision import Tier
-from handoff.exceptions import DependencyUnavailable
+from handoff.exceptions import DependencyUnavailable, RateLimited
 from handoff.gateway.conversations import (
     ConversationService,
     ConversationUnavailable,
@@ -45,6 +52,7 @@ from handoff.gateway.protocol import (
     MessageFrame,
     PongFrame,
     ProtocolViolation,
+    RateLimitedFrame,
     ReadFrame,
     ResumedFrame,
     ResumeFrame,
@@ -54,6 +62,7 @@ from handoff.gateway.protocol import (
     parse_opening,
 )
 from handoff.gateway.transcript import customer_frames
+from handoff.limits import ServiceLimits
 from handoff.origins import origin_allowed
 from handoff.settings import Settings
 from handoff.store.repository import ConversationRecord
@@ -138,7 +147,9 @@ async def handshake(
     ``settings.trusted_origins``; close 1008, before accepting), then the opening frame within the
     handshake timeout (else close 4408 with ``hint``), handed to ``opening``, whose refusals
     (:class:`ProtocolViolation`, :class:`OpeningRefused`) close the socket with their code,
-    and whose unexpected failures close it with 1011.
+    and whose unexpected failures close it with 1011. An opening over a rate limit
+    (:class:`RateLimited`) gets an ``error`` frame instead, and the socket waits, with a fresh
+    timeout, for the client to send it again.
     """
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, settings.trusted_origins):
@@ -147,10 +158,15 @@ async def handshake(
         return None
     await websocket.accept()
     try:
-        raw = await asyncio.wait_for(
-            receive_frame(websocket), timeout=settings.gateway.handshake_timeout_seconds
-        )
-        return await opening(raw)
+        while True:
+            raw = await asyncio.wait_for(
+                receive_frame(websocket), timeout=settings.gateway.handshake_timeout_seconds
+            )
+            try:
+                return await opening(raw)
+            except RateLimited as exc:
+                # Nothing was opened yet, so there is no writer task: answer directly.
+                await websocket.send_text(RateLimitedFrame.of(exc).model_dump_json())
     except TimeoutError:
         await close_socket(websocket, CloseCode.HANDSHAKE_TIMEOUT, hint)
     except ProtocolViolation as exc:
@@ -171,9 +187,15 @@ async def handshake(
 async def customer_socket(websocket: WebSocket) -> None:
     """One customer's chat; see the module docstring and ``docs/protocol.md``."""
     gateway: Gateway = websocket.app.state.gateway
+    limits: ServiceLimits = websocket.app.state.limits
 
-    async def opening(raw: str | bytes) -> tuple[str, Subscriber]:
-        return await _open(gateway, websocket, parse_opening(raw))
+    async def opening(raw: str | bytes) -> tuple[ConversationRecord, Subscriber]:
+        frame = parse_opening(raw)
+        if isinstance(frame, StartFrame):
+            limits.new_conversations.enforce(
+                client_address(websocket), _seconds(gateway), "new conversations from here"
+            )
+        return await _open(gateway, websocket, frame)
 
     opened = await handshake(
         websocket, gateway.settings, name="customer",
@@ -181,17 +203,36 @@ async def customer_socket(websocket: WebSocket) -> None:
     )  # fmt: skip
     if opened is None:
         return
-    conversation_id, subscriber = opened
+    record, subscriber = opened
     try:
-        await _converse(gateway, websocket, conversation_id, subscriber)
+        await _converse(gateway, limits, websocket, record, subscriber)
     finally:
-        gateway.hub.unsubscribe(conversation_id, subscriber)
+        gateway.hub.unsubscribe(record.id, subscriber)
         await subscriber.close()
+
+
+def client_address(websocket: WebSocket) -> str:
+    """The client's address (the ASGI server's peer; a proxy in front must pass the client's
+    own, e.g. uvicorn's ``--proxy-headers``)."""
+    return websocket.client.host if websocket.client is not None else "unknown"
+
+
+def customer_key(record: ConversationRecord) -> str:
+    """Whose message budget a conversation's messages spend: the identified customer's, over
+    all their conversations and sockets, else the conversation's own."""
+    if record.customer_id is not None:
+        return f"customer:{record.customer_id}"
+    return f"conversation:{record.id}"
+
+
+def _seconds(gateway: Gateway) -> float:
+    # The limiters take time as seconds; the service's clock is the one tests control.
+    return gateway.service.clock().timestamp()
 
 
 async def _open(
     gateway: Gateway, websocket: WebSocket, opening: StartFrame | ResumeFrame
-) -> tuple[str, Subscriber]:
+) -> tuple[ConversationRecord, Subscriber]:
     service = gateway.service
     if isinstance(opening, StartFrame):
         customer = await _customer(gateway, opening.identity_token)
@@ -206,7 +247,7 @@ async def _open(
                 state=record.state.value, last_seq=record.last_seq,
             ).model_dump_json()
         )  # fmt: skip
-        return record.id, subscriber
+        return record, subscriber
 
     try:
         record = await service.find(opening.resume_token)
@@ -232,7 +273,7 @@ async def _open(
         gateway.hub.unsubscribe(record.id, subscriber)
         await subscriber.close()
         raise
-    return record.id, subscriber
+    return record, subscriber
 
 
 async def _catch_up(
@@ -280,8 +321,14 @@ async def _customer(gateway: Gateway, token: str | None) -> CustomerInfo:
 
 
 async def _converse(
-    gateway: Gateway, websocket: WebSocket, conversation_id: str, subscriber: Subscriber
+    gateway: Gateway,
+    limits: ServiceLimits,
+    websocket: WebSocket,
+    record: ConversationRecord,
+    subscriber: Subscriber,
 ) -> None:
+    conversation_id = record.id
+    socket_key = f"customer-socket:{secrets.token_urlsafe(12)}"
     while True:
         try:
             raw = await receive_frame(websocket)
@@ -291,9 +338,11 @@ async def _converse(
             await close_socket(websocket, CloseCode.TRY_AGAIN_LATER, "reading too slowly; resume")
             return
         try:
+            # Counted before parsing: a flood of bad frames costs its sender too.
+            limits.customer_frames.enforce(socket_key, _seconds(gateway), "frames on this socket")
             frame = parse_conversation_frame(raw)
             if isinstance(frame, MessageFrame):
-                await _receive(gateway, subscriber, conversation_id, frame)
+                await _receive(gateway, limits, subscriber, record, frame)
             elif isinstance(frame, CustomerTypingFrame | ReadFrame):
                 _signal(websocket, conversation_id, frame)
             else:
@@ -301,6 +350,8 @@ async def _converse(
         except ProtocolViolation as exc:
             error = ErrorFrame(code="bad_frame", message=str(exc))
             subscriber.send_control(error.model_dump_json())
+        except RateLimited as exc:
+            subscriber.send_control(RateLimitedFrame.of(exc).model_dump_json())
         except DependencyUnavailable as exc:
             # The database is down: the message is not stored, so it is not acknowledged;
             # the client keeps it and retries with the same id.
@@ -337,12 +388,18 @@ def _signal(
 
 
 async def _receive(
-    gateway: Gateway, subscriber: Subscriber, conversation_id: str, frame: MessageFrame
+    gateway: Gateway,
+    limits: ServiceLimits,
+    subscriber: Subscriber,
+    record: ConversationRecord,
+    frame: MessageFrame,
 ) -> None:
     if not frame.text.strip():
         raise ProtocolViolation("the message is empty: send some text")
+    # Before the service sees it: a refused message is neither stored nor sent to Rasa.
+    limits.customer_messages.enforce(customer_key(record), _seconds(gateway), "messages")
     receipt = await gateway.service.receive(
-        conversation_id, client_message_id=frame.client_message_id, text=frame.text
+        record.id, client_message_id=frame.client_message_id, text=frame.text
     )
     subscriber.send_control(
         AckFrame(

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
-from handoff.exceptions import HandoffError, UnsafeJson
+from handoff.exceptions import HandoffError, RateLimited, UnsafeJson
 from handoff.strict_json import load_json
 
 PROTOCOL_VERSION = 1
@@ -270,6 +270,21 @@ class ErrorFrame(_Frame):
     type: Literal["error"] = "error"
     code: str
     message: str
+
+
+class RateLimitedFrame(_Frame):
+    """A frame refused for coming too fast: nothing was done with it (a message is not stored
+    and has no ack); send it again after ``retry_after_seconds``. The connection stays open."""
+
+    type: Literal["error"] = "error"
+    code: Literal["rate_limited"] = "rate_limited"
+    message: str
+    retry_after_seconds: int
+
+    @classmethod
+    def of(cls, refusal: RateLimited) -> RateLimitedFrame:
+        """The frame that tells the client of ``refusal``."""
+        return cls(message=refusal.message, retry_after_seconds=refusal.retry_after_seconds)
 
 
 class QueueFrame(_Frame):

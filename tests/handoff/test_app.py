@@ -31,6 +31,7 @@ from handoff.settings import (
     BankSettings,
     DatabaseSettings,
     IdentitySettings,
+    LimitsSettings,
     RasaSettings,
     SentimentSettings,
     Settings,
@@ -329,3 +330,13 @@ def test_every_rest_route_reads_its_body_strictly(settings: Settings) -> None:
     api_routes = [route for route in routes if isinstance(route, APIRoute)]
     assert {route.path for route in api_routes} >= {"/healthz", "/api/agents/login", "/"}
     assert [r.path for r in api_routes if not isinstance(r, StrictJsonRoute)] == []
+
+
+def test_the_service_builds_its_limiters_from_the_settings(settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"limits": LimitsSettings(login_max_failures_per_account=2)}
+    )
+    with running(settings, [FixedProbe("rasa", True)]) as client:
+        login = {"username": "nobody", "password": "not the password"}
+        statuses = [client.post("/api/agents/login", json=login).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]

@@ -144,6 +144,10 @@ def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch
         ("sentiment", {"max_length": 4}),
         ("sentiment", {"precision": "float16"}),
         ("server", {"prot": 8001}),  # a misspelt key is refused, not ignored
+        ("limits", {"customer_messages_burst": 0}),
+        ("limits", {"new_conversations_per_minute": 0}),
+        ("limits", {"login_lockout_seconds": 0}),
+        ("limits", {"max_tracked_keys": 0}),
     ],
 )
 def test_invalid_values_are_refused(group: str, values: dict[str, Any]) -> None:
@@ -152,6 +156,16 @@ def test_invalid_values_are_refused(group: str, values: dict[str, Any]) -> None:
         Settings.model_validate({group: values})
 
     assert excinfo.value.errors()[0]["loc"][0] == group
+
+
+def test_rate_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDOFF_LIMITS__CUSTOMER_MESSAGES_BURST", "5")
+    monkeypatch.setenv("HANDOFF_LIMITS__LOGIN_LOCKOUT_SECONDS", "60")
+
+    limits = Settings().limits
+
+    assert (limits.customer_messages_burst, limits.login_lockout_seconds) == (5, 60)
+    assert limits.customer_messages_per_minute == 40  # the others keep their defaults
 
 
 def test_invalid_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

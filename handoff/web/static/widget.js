@@ -134,7 +134,7 @@
     pongTimer: null,
     readTimer: null,
     readUpTo: 0, // the agent's latest read receipt: own messages up to this seq are read
-    notStoredTimer: null,
+    retryTimer: null, // resends what the service refused for now (not_stored, rate_limited)
     ackTimers: new Map(), // client message id -> timeout
     typingSentAt: 0,
   };
@@ -751,7 +751,7 @@
   function stopSocketTimers() {
     clearInterval(link.pingTimer);
     clearTimeout(link.pongTimer);
-    clearTimeout(link.notStoredTimer);
+    clearTimeout(link.retryTimer);
     for (const timer of link.ackTimers.values()) clearTimeout(timer);
     link.ackTimers.clear();
   }
@@ -819,8 +819,14 @@
   function onErrorFrame(frame) {
     if (frame.code === 'not_stored') {
       // The service's database is down: the same ids again after a pause.
-      clearTimeout(link.notStoredTimer);
-      link.notStoredTimer = setTimeout(flushPending, NOT_STORED_RETRY_MS);
+      clearTimeout(link.retryTimer);
+      link.retryTimer = setTimeout(flushPending, NOT_STORED_RETRY_MS);
+    } else if (frame.code === 'rate_limited') {
+      // Sent too fast: nothing was done with it. Once the service allows, send it again: the
+      // opening if that was refused, else every message still without an ack (same ids).
+      const again = link.ready ? flushPending : () => sendFrame(openingFrame());
+      clearTimeout(link.retryTimer);
+      link.retryTimer = setTimeout(again, Math.max(1, frame.retry_after_seconds) * 1000);
     } else {
       console.warn('Handoff chat: the service refused a frame:', frame.message);
     }

@@ -42,6 +42,7 @@ from handoff.gateway.customer_socket import Gateway
 from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import RasaTurn
+from handoff.limits import ServiceLimits
 from handoff.settings import AgentSettings, GatewaySettings, IdentitySettings, Settings
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.repository import ConversationStore
@@ -106,6 +107,7 @@ def desk_harness(
     bank = create_engine("sqlite://")
     app.state.gateway = Gateway(settings=settings, service=service, hub=hub, bank_engine=bank)
     app.state.settings = settings
+    app.state.limits = ServiceLimits.from_settings(settings.limits)
     app.state.agent_store = accounts
     app.state.desk = desk
     client = TestClient(app)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -18,7 +19,8 @@ from handoff.agents.routes import agent_clock, router
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
 from handoff.app import create_app
 from handoff.gateway.identity import sign_identity_token
-from handoff.settings import AgentSettings, Settings
+from handoff.limits import ServiceLimits
+from handoff.settings import AgentSettings, LimitsSettings, Settings
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.models import Agent
 
@@ -58,6 +60,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     app.include_router(router)
     app.state.agent_store = store
     app.state.settings = Settings(agents=AgentSettings(token_secret=SECRET))
+    app.state.limits = ServiceLimits.from_settings(app.state.settings.limits)
     app.dependency_overrides[agent_clock] = lambda: clock.now
     with TestClient(app) as client:
         yield Desk(client, engine, agent, clock)
@@ -154,6 +157,68 @@ def test_an_inactive_agent_cannot_log_in(desk: Desk) -> None:
     )
 
     assert response.status_code == 401
+
+
+def attempt(desk: Desk, username: str, password: str) -> httpx.Response:
+    return desk.client.post("/api/agents/login", json={"username": username, "password": password})
+
+
+def limit_logins(desk: Desk, **settings: float) -> None:
+    app = desk.client.app
+    assert isinstance(app, FastAPI)
+    app.state.limits = ServiceLimits.from_settings(LimitsSettings(**settings))
+
+
+def test_after_repeated_failures_even_the_right_password_is_refused_until_the_lockout_ends(
+    desk: Desk,
+) -> None:
+    statuses = [attempt(desk, "ana.security", f"guess {n}").status_code for n in range(30)]
+    assert statuses == [401] * 10 + [429] * 20
+
+    desk.clock.now = NOW + timedelta(minutes=5)
+    locked = attempt(desk, "ana.security", PASSWORD)
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "600"  # 15 minutes from the tenth failure
+    assert locked.json() == {"detail": "too many failed logins: retry in 600 s"}
+
+    desk.clock.now = NOW + timedelta(minutes=15)
+    assert attempt(desk, "Ana.Security", PASSWORD).status_code == 200
+
+
+def test_an_unknown_username_is_locked_out_exactly_like_a_real_one(desk: Desk) -> None:
+    limit_logins(desk, login_max_failures_per_address=100)
+    for n in range(10):
+        attempt(desk, "ana.security", f"guess {n}")
+        attempt(desk, "nobody", f"guess {n}")
+    real, unknown = attempt(desk, "ana.security", "x"), attempt(desk, "nobody", "x")
+    assert (real.status_code, real.json(), real.headers["retry-after"]) == (
+        unknown.status_code,
+        unknown.json(),
+        unknown.headers["retry-after"],
+    )
+    assert real.status_code == 429
+
+
+def test_a_success_forgives_the_accounts_failures(desk: Desk) -> None:
+    for n in range(9):
+        assert attempt(desk, "ana.security", f"guess {n}").status_code == 401
+    assert attempt(desk, "ana.security", PASSWORD).status_code == 200
+    # Counted from zero again: nine more failures are allowed, the tenth locks.
+    statuses = [attempt(desk, "ana.security", f"again {n}").status_code for n in range(11)]
+    assert statuses == [401] * 10 + [429]
+
+
+def test_an_address_guessing_many_accounts_is_locked_and_its_own_login_does_not_unlock_it(
+    desk: Desk,
+) -> None:
+    limit_logins(desk, login_max_failures_per_address=5)
+    for n in range(4):
+        assert attempt(desk, f"victim{n}", "guess").status_code == 401
+    # The guesser's own account, right password: it does not clear the failures for others.
+    assert attempt(desk, "ana.security", PASSWORD).status_code == 200
+    assert attempt(desk, "victim9", "guess").status_code == 401  # the fifth failure locks
+    refused = attempt(desk, "ana.security", PASSWORD)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 900
 
 
 def test_me_answers_the_tokens_agent(desk: Desk) -> None:

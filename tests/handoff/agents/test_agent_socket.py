@@ -35,8 +35,16 @@ from handoff.gateway.hub import ConversationHub
 from handoff.gateway.identity import sign_identity_token
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import BotReply, RasaHandoffSignal, RasaTurn
+from handoff.limits import ServiceLimits
 from handoff.sentiment.reading import SentimentReading
-from handoff.settings import AgentSettings, GatewaySettings, IdentitySettings, Settings, repo_root
+from handoff.settings import (
+    AgentSettings,
+    GatewaySettings,
+    IdentitySettings,
+    LimitsSettings,
+    Settings,
+    repo_root,
+)
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.models import Agent, Base
@@ -221,6 +229,7 @@ def harness(service_engine: Engine, policy: EscalationPolicy) -> Iterator[Harnes
     bank = create_engine("sqlite://")  # no identity token is resolved in these tests
     app.state.gateway = Gateway(settings=settings, service=service, hub=hub, bank_engine=bank)
     app.state.settings = settings
+    app.state.limits = ServiceLimits.from_settings(settings.limits)
     app.state.agent_store = accounts
     app.state.desk = desk
     client = TestClient(app)
@@ -573,6 +582,46 @@ def test_an_unexpected_failure_of_an_action_is_an_error_frame_not_a_dropped_desk
         assert claim(ana, 7)["reason"] == "not_found"  # the retry is handled
         assert_quiet(ana)
     assert "a frame could not be handled" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
+def limit(harness: Harness, **settings: float) -> None:
+    """Replace the app's limiters (sockets opened afterwards use them)."""
+    app = harness.client.app
+    assert isinstance(app, FastAPI)
+    app.state.limits = ServiceLimits.from_settings(LimitsSettings(**settings))
+
+
+def test_an_agent_flooding_frames_gets_rate_limited_errors_and_the_socket_stays_up(
+    harness: Harness,
+) -> None:
+    limit(harness, agent_frames_burst=4, agent_frames_per_minute=6)  # then one every 10 s
+    with harness.connect_customer() as customer, harness.connect_agent() as ana:
+        auth(ana, harness.token("ana"))
+        started = start(customer)
+        handoff_id = escalate(harness, customer, hand_over("security"))
+        claim(ana, handoff_id)  # one frame
+        for n in range(8):
+            say(ana, f"a{n}", f"line {n}", handoff_id)
+        answers = []
+        while len(answers) < 8:
+            frame = receive(ana)
+            if frame["type"] in ("ack", "error"):
+                answers.append(frame.get("client_message_id") or frame["code"])
+        assert answers == ["a0", "a1", "a2"] + ["rate_limited"] * 5
+        with harness.connect_agent() as bo:  # another agent's socket has its own limit
+            auth(bo, harness.token("bo"))
+            assert_quiet(bo)
+        harness.clock.now += timedelta(seconds=10)
+        assert_quiet(ana)  # still open, and allowed again
+        harness.drain()
+    agent_lines = [
+        m.text for m in harness.store.transcript(started["conversation_id"]) if m.sender == "agent"
+    ]
+    assert [line for line in agent_lines if line.startswith("line")] == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]
 
 
 # --------------------------------------------------------------------------- the queue

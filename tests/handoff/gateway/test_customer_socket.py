@@ -19,7 +19,8 @@ import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
@@ -35,10 +36,17 @@ from handoff.gateway.identity import sign_identity_token
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.protocol import MAX_FRAME_BYTES, MAX_TEXT_CHARS, CloseCode
 from handoff.gateway.rasa_client import BotReply, BotUnavailable, RasaHandoffSignal, RasaTurn
+from handoff.limits import ServiceLimits
 from handoff.sentiment.reading import SentimentReading
-from handoff.settings import GatewaySettings, IdentitySettings, Settings, repo_root
+from handoff.settings import (
+    GatewaySettings,
+    IdentitySettings,
+    LimitsSettings,
+    Settings,
+    repo_root,
+)
 from handoff.store.database import create_database_engine, upgrade_database
-from handoff.store.models import Base
+from handoff.store.models import Base, Conversation
 from handoff.store.repository import ConversationStore
 
 SECRET = "socket-test-secret-of-at-least-32-bytes"
@@ -123,6 +131,16 @@ class FakeReader:
         return self.reading
 
 
+@dataclass
+class Clock:
+    """The service's clock, which a test moves instead of sleeping."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -163,6 +181,7 @@ class Harness:
     gateway: Gateway
     assistant: FakeAssistant
     reader: FakeReader
+    clock: Clock
 
     @property
     def store(self) -> ConversationStore:
@@ -182,16 +201,20 @@ MakeHarness = Callable[..., Harness]
 
 @pytest.fixture
 def make_harness(service_engine: Engine, bank_engine: Engine) -> Iterator[MakeHarness]:
-    """Builds the app, in demo mode unless told; other keyword arguments override
-    ``GatewaySettings``."""
+    """Builds the app, in demo mode unless told; ``limits`` replaces the rate limits, other
+    keyword arguments override ``GatewaySettings``."""
     opened: list[Harness] = []
 
-    def make(*, demo_mode: bool = True, **gateway_options: Any) -> Harness:
+    def make(
+        *, demo_mode: bool = True, limits: LimitsSettings | None = None, **gateway_options: Any
+    ) -> Harness:
         settings = Settings(
             demo_mode=demo_mode,
             identity=IdentitySettings(secret=SECRET),
             gateway=GatewaySettings(allowed_origins=(ALLOWED_ORIGIN,), **gateway_options),
+            limits=limits if limits is not None else LimitsSettings(),
         )
+        clock = Clock()
         hub = ConversationHub()
         assistant = FakeAssistant()
         reader = FakeReader()
@@ -203,7 +226,7 @@ def make_harness(service_engine: Engine, bank_engine: Engine) -> Iterator[MakeHa
             policy=load_policy(repo_root() / "data" / "escalation.yml"),
             presence=PresenceRegistry(),
             average_handle=timedelta(minutes=8),
-            clock=lambda: NOW,
+            clock=clock,
         )
         app = FastAPI()
         app.include_router(customer_socket.router)
@@ -211,9 +234,10 @@ def make_harness(service_engine: Engine, bank_engine: Engine) -> Iterator[MakeHa
         app.state.gateway = Gateway(
             settings=settings, service=service, hub=hub, bank_engine=bank_engine
         )
+        app.state.limits = ServiceLimits.from_settings(settings.limits)
         client = TestClient(app)
         client.__enter__()  # one event loop for every socket: turns outlive their socket
-        harness = Harness(client, app.state.gateway, assistant, reader)
+        harness = Harness(client, app.state.gateway, assistant, reader, clock)
         opened.append(harness)
         return harness
 
@@ -886,6 +910,165 @@ def test_an_assistant_failure_tells_the_customer_plainly_and_queues_with_reason_
     assert stored_change.payload["reason"] == "bot_error"
     handoff = harness.store.latest_handoff(conversation_id)
     assert handoff is not None and handoff.reasons[0]["code"] == "bot_error"
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def outcomes(ws: WebSocketTestSession, count: int) -> dict[str, str]:
+    """How the server answered ``count`` messages: client message id -> ``ack`` or the error
+    code. Echoes and bot replies in between are skipped."""
+    answered: dict[str, str] = {}
+    for _ in range(10 * count):
+        frame = receive(ws)
+        if frame["type"] == "ack":
+            answered[frame["client_message_id"]] = "ack"
+        elif frame["type"] == "error":
+            assert frame["code"] == "rate_limited", frame
+            assert frame["retry_after_seconds"] >= 1, frame
+            answered[f"refused-{len(answered)}"] = "rate_limited"
+        if len(answered) == count:
+            return answered
+    pytest.fail(f"only {len(answered)} of {count} messages were answered: {answered}")
+
+
+def stored_texts(harness: Harness, conversation_id: str) -> list[str]:
+    return [m.text for m in harness.store.transcript(conversation_id) if m.sender == "customer"]
+
+
+def test_a_message_flood_is_refused_over_the_limit_and_the_socket_stays_open(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(customer_messages_burst=3, customer_messages_per_minute=6)
+    )
+    with harness.connect() as ws:
+        started = start(ws)
+        for n in range(20):
+            say(ws, f"m{n}", f"flood {n}")
+        answered = outcomes(ws, 20)
+        assert [cmid for cmid, how in answered.items() if how == "ack"] == ["m0", "m1", "m2"]
+        harness.drain()
+        # Refused messages were neither stored nor passed to the assistant.
+        assert stored_texts(harness, started["conversation_id"]) == [
+            "flood 0",
+            "flood 1",
+            "flood 2",
+        ]
+        assert harness.assistant.calls == ["flood 0", "flood 1", "flood 2"]
+        # The socket is still open, and once the bucket has refilled a message goes through.
+        harness.clock.now += timedelta(seconds=10)  # 6 a minute: one every 10 s
+        say(ws, "m3", "calm again")
+        assert outcomes(ws, 1) == {"m3": "ack"}
+        harness.drain()
+    assert stored_texts(harness, started["conversation_id"])[-1] == "calm again"
+
+
+def test_the_error_frame_says_when_to_retry(make_harness: MakeHarness) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(customer_messages_burst=1, customer_messages_per_minute=4)
+    )
+    with harness.connect() as ws:
+        start(ws)
+        say(ws, "m1", "one")
+        outcomes(ws, 1)
+        say(ws, "m2", "two")
+        error = receive_until_type(ws, "error")
+    assert error == {
+        "type": "error",
+        "code": "rate_limited",
+        "message": "too many messages: retry in 15 s",
+        "retry_after_seconds": 15,
+    }
+
+
+def receive_until_type(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
+    for _ in range(20):
+        frame = receive(ws)
+        if frame["type"] == kind:
+            return frame
+    pytest.fail(f"no {kind} frame came")
+
+
+def test_an_identified_customer_shares_one_message_limit_over_all_their_sockets(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(customer_messages_burst=2, customer_messages_per_minute=1)
+    )
+    with harness.connect() as first, harness.connect() as second:
+        start(first, token_for("cus_1002"))
+        start(second, token_for("cus_1002"))  # another conversation, the same customer
+        say(first, "a1", "one")
+        say(first, "a2", "two")
+        assert outcomes(first, 2) == {"a1": "ack", "a2": "ack"}
+        say(second, "b1", "three")
+        assert outcomes(second, 1) == {"refused-0": "rate_limited"}
+
+
+def test_other_customers_are_not_slowed_by_a_flood(make_harness: MakeHarness) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(customer_messages_burst=2, customer_messages_per_minute=1)
+    )
+    with harness.connect() as flooder, harness.connect() as other:
+        start(flooder)
+        calm = start(other)
+        for n in range(10):
+            say(flooder, f"f{n}", f"flood {n}")
+        assert list(outcomes(flooder, 10).values()).count("ack") == 2
+        # An anonymous customer is limited per conversation: the other one has its own.
+        say(other, "o1", "hello")
+        say(other, "o2", "anyone there?")
+        assert outcomes(other, 2) == {"o1": "ack", "o2": "ack"}
+        harness.drain()
+    assert stored_texts(harness, calm["conversation_id"]) == ["hello", "anyone there?"]
+
+
+def test_a_frame_flood_on_one_socket_is_refused_whatever_the_frames(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(customer_frames_burst=5, customer_frames_per_minute=60)
+    )
+    with harness.connect() as ws:
+        start(ws)
+        for _ in range(8):
+            ws.send_json({"type": "ping"})
+        frames = receive_n(ws, 8)
+        assert [f["type"] for f in frames] == ["pong"] * 5 + ["error"] * 3
+        assert {f["code"] for f in frames[5:]} == {"rate_limited"}
+        harness.clock.now += timedelta(seconds=1)
+        assert_quiet(ws)  # open, and allowed again
+
+
+def test_new_conversations_are_limited_per_address_but_resumes_are_not(
+    make_harness: MakeHarness, service_engine: Engine
+) -> None:
+    harness = make_harness(
+        limits=LimitsSettings(new_conversations_burst=2, new_conversations_per_minute=2)
+    )
+    with harness.connect() as ws:
+        first = start(ws)
+    with harness.connect() as ws:
+        start(ws)
+    with harness.connect() as ws:
+        ws.send_json({"type": "start", "v": 1})
+        refused = receive(ws)
+        assert refused["type"] == "error" and refused["code"] == "rate_limited"
+        assert refused["retry_after_seconds"] == 30
+        # The socket stays open for the opening to be sent again once allowed.
+        harness.clock.now += timedelta(seconds=30)
+        assert start(ws)["state"] == "bot"
+    with harness.connect() as ws:
+        ws.send_json({"type": "start", "v": 1})
+        assert receive(ws)["code"] == "rate_limited"
+    with harness.connect() as ws:  # a resume is not a new conversation
+        ws.send_json(
+            {"type": "resume", "v": 1, "resume_token": first["resume_token"], "last_seq": 0}
+        )
+        assert receive(ws)["type"] == "resumed"
+    with Session(service_engine) as session:  # the refused starts created nothing
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 3
 
 
 # --------------------------------------------------------------------------- REST routes

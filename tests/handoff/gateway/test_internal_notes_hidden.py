@@ -19,6 +19,7 @@ from handoff.gateway.customer_socket import Gateway
 from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.transcript import customer_frames, is_internal
+from handoff.limits import ServiceLimits
 from handoff.settings import Settings, repo_root
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.repository import ConversationStore, MessageRecord
@@ -69,6 +70,7 @@ def test_a_resume_never_replays_an_internal_note(engine: Engine) -> None:
     app.include_router(customer_socket.router)
     bank = create_engine("sqlite://")
     app.state.gateway = Gateway(settings=Settings(), service=service, hub=hub, bank_engine=bank)
+    app.state.limits = ServiceLimits.from_settings(Settings().limits)
     with TestClient(app) as client:
         with client.websocket_connect("/ws/customer") as ws:
             ws.send_json({"type": "start", "v": 1})

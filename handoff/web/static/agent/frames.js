@@ -265,14 +265,14 @@ function onSlaAlert(frame) {
   announceSla(frame.handoff_id, frame.target, level, frame.severity, frame.team);
 }
 
-function onError({ code, message }) {
+function onError({ code, message, retry_after_seconds: retryAfter }) {
   const failed = state.outstanding.shift();
   if (!failed) {
     notify(message, { level: 'error', title: `Refused (${code})` });
     return;
   }
   if (failed.type === 'message') {
-    messageRefused(failed, code, message);
+    messageRefused(failed, code, message, retryAfter);
     return;
   }
   state.claiming.delete(failed.handoff_id);
@@ -291,6 +291,7 @@ function onError({ code, message }) {
 function refusalText(code, message) {
   if (code === 'unknown_team') return 'No such team. Pick one of the suggestions.';
   if (code === 'not_stored') return 'The desk could not store that just now: try again.';
+  if (code === 'rate_limited') return 'Too many actions at once: wait a moment and try again.';
   return message;
 }
 
@@ -302,13 +303,14 @@ function learnTeams(message) {
   fillTeamOptions();
 }
 
-function messageRefused(frame, code, message) {
+function messageRefused(frame, code, message, retryAfter) {
   const entry = state.held.get(frame.handoff_id);
   const pending = entry?.pending.find((p) => p.cmid === frame.client_message_id);
   if (!pending) return;
   clearTimeout(pending.timer);
-  if (code === 'not_stored') {
-    pending.timer = setTimeout(() => transmit(entry, pending), NOT_STORED_RETRY_MS);
+  if (code === 'not_stored' || code === 'rate_limited') { // nothing stored: the same id again
+    const delay = code === 'rate_limited' ? Math.max(1, retryAfter) * 1000 : NOT_STORED_RETRY_MS;
+    pending.timer = setTimeout(() => transmit(entry, pending), delay);
     return;
   }
   if (code === 'acknowledge_first') { // held back until the acknowledgement, then resent
