@@ -27,7 +27,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with running_stack(
         tmp_path_factory.mktemp("stack"),
         {"HANDOFF_DEMO_MODE": "true"},
-        extra_env={"HANDOFF_GATEWAY__ALLOWED_ORIGINS": json.dumps([embedding_site])},
+        extra_env={
+            "HANDOFF_GATEWAY__ALLOWED_ORIGINS": json.dumps([embedding_site]),
+            # Every test customer comes from 127.0.0.1 and the demo customers are shared by
+            # every test, faster on a faster machine: the per-address and per-customer budgets
+            # are lifted so that no result depends on the machine's speed. The limits at their
+            # defaults are the security suite's to try, on a stack of its own.
+            "HANDOFF_LIMITS__NEW_CONVERSATIONS_BURST": "100000",
+            "HANDOFF_LIMITS__CUSTOMER_MESSAGES_BURST": "100000",
+        },
         embedding_site=embedding_site,
     ) as running:
         yield running

@@ -413,12 +413,12 @@ def test_g_a_dropped_socket_reconnects_and_the_desk_restores_the_conversation(
         expect(chat_message(page, "customer", "are you still there?")).to_be_visible()
 
         sockets[-1].close(code=1012, reason="service restart")
-        page.wait_for_function("window.connectionStates.includes('reconnecting')")
+        page.wait_for_function("() => window.connectionStates.includes('reconnecting')")
         # Written around the drop: sent (or resent, with its id) once the socket is back.
         text = "Yes, sorry: the connection dropped for a moment."
         page.get_by_test_id("chat-input").fill(text)
         page.get_by_test_id("send-button").click()
-        page.wait_for_function("window.connectionStates.at(-1) === 'online'")
+        page.wait_for_function("() => window.connectionStates.at(-1) === 'online'")
         assert len(sockets) == 2
 
         expect(held_item(page, conversation_id)).to_be_visible()

@@ -8,30 +8,12 @@ themselves are described in ``docs/security.md``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
-from running_stack import ROOT, RunningStack, new_secret, running_stack
-
-AGENT_PASSWORD = "a long passphrase of the security suite"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """The running stack and the deployment's own secrets."""
-
-    stack: RunningStack
-    identity_secret: str
-    agent_token_secret: str
-
-    @property
-    def url(self) -> str:
-        return self.stack.service_url
+from running_stack import new_secret, running_stack
+from security_stack import AGENT_PASSWORD, Deployment, create_agent
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +30,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield deployment
         # Whatever the suite threw at it, the service is still ready afterwards.
         assert httpx.get(f"{stack.service_url}/readyz", timeout=10).status_code == 200
-
-
-def create_agent(
-    deployment: Deployment, username: str, role: str, password: str = AGENT_PASSWORD
-) -> None:
-    """An account in the deployment's database, made with ``handoff agents create``."""
-    subprocess.run(
-        [sys.executable, "-m", "handoff", "agents", "create", "--username", username,
-         "--name", username.title(), "--teams", "general,security", "--role", role,
-         "--password-stdin"],
-        input=password + "\n", text=True, check=True, capture_output=True, timeout=60,
-        cwd=ROOT, env={**os.environ, "HANDOFF_DATABASE__URL": deployment.stack.database_url},
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from conftest import AGENT_PASSWORD, Deployment, create_agent
 from running_stack import ROOT
+from security_stack import AGENT_PASSWORD, Deployment, create_agent
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

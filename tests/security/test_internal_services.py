@@ -11,7 +11,7 @@ import subprocess
 
 import httpx
 import pytest
-from conftest import Deployment
+from security_stack import Deployment
 
 pytestmark = pytest.mark.integration
 
