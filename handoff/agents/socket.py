@@ -116,6 +116,7 @@ async def _work(
 ) -> None:
     socket_key = f"agent-socket:{secrets.token_urlsafe(12)}"
     while True:
+        await asyncio.sleep(0)  # the writer keeps up with a flood (see the customer socket)
         try:
             raw = await receive_frame(websocket)
         except WebSocketDisconnect:

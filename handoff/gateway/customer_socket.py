@@ -330,6 +330,10 @@ async def _converse(
     conversation_id = record.id
     socket_key = f"customer-socket:{secrets.token_urlsafe(12)}"
     while True:
+        # Frames already received are handed over without a pause, so a flood would queue an
+        # answer to each before the writer sent any, and the socket would be closed as a slow
+        # reader. One turn of the event loop per frame lets the writer keep up.
+        await asyncio.sleep(0)
         try:
             raw = await receive_frame(websocket)
         except WebSocketDisconnect:
