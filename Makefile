@@ -20,7 +20,8 @@ export BANK_DATABASE_URL := $(BANK_URL)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup system-deps models demo-db validate test test-unit test-service test-bot test-stories nlu-eval \
+.PHONY: help setup system-deps models demo-db validate test test-unit test-service test-security test-bot \
+        test-stories nlu-eval \
         sentiment-eval bench-sentiment bench-gateway bench-agents run lint clean
 
 help: ## List the targets
@@ -85,6 +86,9 @@ test-stories: models ## rasa test on the test stories (end to end, NLU included)
 
 test-service: models demo-db system-deps ## Service, actions, demo bank and training tests, integration included
 	$(PY) -m pytest tests --ignore=tests/bot -q
+
+test-security: models demo-db ## The security suite: a deployed stack attacked from loopback, and the fuzzers
+	$(PY) -m pytest tests/security -q
 
 # Every suite runs even when an earlier one fails, so one failure never hides the state of the
 # others; the summary names the failed ones and the exit status is non-zero if any failed.
