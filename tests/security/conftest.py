@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from running_stack import new_secret, running_stack
-from security_stack import AGENT_PASSWORD, Deployment, create_agent
+from security_stack import Deployment, create_agent, log_in
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +35,4 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 @pytest.fixture(scope="session")
 def agent_token(deployment: Deployment) -> str:
     """A real access token of the deployment's agent ``ana.agent``."""
-    response = httpx.post(
-        f"{deployment.url}/api/agents/login",
-        json={"username": "ana.agent", "password": AGENT_PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
+    return log_in(deployment, "ana.agent")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from clients import http_from, new_address
 from running_stack import ROOT, RunningStack
 
 AGENT_PASSWORD = "a long passphrase of the security suite"
@@ -36,3 +37,15 @@ def create_agent(
         input=password + "\n", text=True, check=True, capture_output=True, timeout=60,
         cwd=ROOT, env={**os.environ, "HANDOFF_DATABASE__URL": deployment.stack.database_url},
     )  # fmt: skip
+
+
+def log_in(deployment: Deployment, username: str) -> str:
+    """An access token of ``username`` (password :data:`AGENT_PASSWORD`), from an address of
+    its own, so that no lockout another test provoked stands in the way."""
+    with http_from(new_address()) as client:
+        response = client.post(
+            f"{deployment.url}/api/agents/login",
+            json={"username": username, "password": AGENT_PASSWORD},
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])

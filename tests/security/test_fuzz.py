@@ -29,7 +29,7 @@ from clients import agent, customer, new_address, still_open
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
-from security_stack import AGENT_PASSWORD, Deployment
+from security_stack import Deployment, log_in
 from websockets.sync.client import ClientConnection
 
 pytestmark = pytest.mark.integration
@@ -70,14 +70,8 @@ def fuzz_session() -> Iterator[requests.Session]:
 
 
 @pytest.fixture(scope="session")
-def supervisor_token(deployment: Deployment, fuzz_session: requests.Session) -> str:
-    response = fuzz_session.post(
-        f"{deployment.url}/api/agents/login",
-        json={"username": "sam.boss", "password": AGENT_PASSWORD},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
+def supervisor_token(deployment: Deployment) -> str:
+    return log_in(deployment, "sam.boss")
 
 
 def fuzz_operation(

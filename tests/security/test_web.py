@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from clients import close_code, new_address, receive_until
-from security_stack import AGENT_PASSWORD, Deployment
+from security_stack import Deployment, log_in
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -93,11 +93,7 @@ def test_readyz_names_its_checks_and_nothing_else_to_strangers(deployment: Deplo
 
 
 def test_readyz_details_are_for_supervisors(deployment: Deployment, agent_token: str) -> None:
-    login = httpx.post(
-        f"{deployment.url}/api/agents/login",
-        json={"username": "sam.boss", "password": AGENT_PASSWORD},
-    )
-    supervisor = login.json()["token"]
+    supervisor = log_in(deployment, "sam.boss")
 
     detailed = httpx.get(
         f"{deployment.url}/readyz", headers={"Authorization": f"Bearer {supervisor}"}
