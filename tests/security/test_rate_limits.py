@@ -8,6 +8,7 @@ right one, was accepted.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import httpx
@@ -30,6 +31,7 @@ from handoff.store.repository import ConversationStore
 from handoff.store.states import Sender
 
 pytestmark = pytest.mark.integration
+logger = logging.getLogger(__name__)
 
 FLOOD = 2_000
 
@@ -59,6 +61,7 @@ def test_a_flood_of_messages_is_refused_and_nothing_accepted_is_lost(
             other.send(json.dumps({"type": "message", "client_message_id": "o1", "text": "hi"}))
             assert receive_until(other, "ack")["client_message_id"] == "o1"
 
+    logger.info("flood of %d: %d acknowledged, %d refused", FLOOD, len(acked), refused)
     assert 1 <= len(acked) <= 20, len(acked)  # the burst, not the flood
     assert refused == FLOOD - len(acked)
     # Every acknowledged message is stored, and only those.
@@ -97,6 +100,7 @@ def test_new_conversations_from_one_address_are_limited_and_others_are_not(
                 ws.send(json.dumps({"type": "start", "v": 1}))
                 assert receive(ws)["type"] in ("error", "started")
 
+    logger.info("200 new conversations from one address: %d started, %d refused", started, refused)
     assert 30 <= started <= 60, started  # the burst, and what trickled back meanwhile
     assert refused == 200 - started
     with customer(deployment.url):  # another address starts at once
