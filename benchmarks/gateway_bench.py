@@ -5,14 +5,14 @@ Run ``python -m benchmarks.gateway_bench`` (``make bench-gateway``). It starts i
 freshly seeded demo bank and a throwaway service database, then, for the same tier-1 messages
 in the same run, interleaved so that both paths see the same machine load:
 
-* straight: ``POST /webhooks/rest/webhook`` on Rasa's REST channel, timed until the answer;
+* straight: ``POST /webhooks/handoff/webhook`` on Rasa's handoff channel (with its token), the
+  very request the service makes, timed until the answer;
 * gateway: a ``message`` frame on the customer websocket, timed until the first bot reply
-  frame arrives. That turn includes storing the message, scoring its sentiment, the round trip
-  to Rasa through the handoff channel, the escalation engine and storing the replies.
+  frame arrives. That turn includes storing the message, scoring its sentiment (alongside the
+  round trip to Rasa), the escalation engine and storing the replies.
 
-Both paths speak as an anonymous customer (Rasa's REST channel passes no metadata, so a
-signed-in customer would get different actions on the two paths), and a conversation is
-replaced every few turns so
+Both paths speak as an anonymous customer (no metadata), and a conversation is replaced every
+few turns so
 that no turn escalates (the same question three times would be an intent loop). Medians, p90
 and the ratio go to stdout and ``reports/bench-gateway/summary.json``; the target is a p50
 ratio of at most 1.2.
@@ -73,7 +73,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
-    """Start the stack on free ports; yields its URLs and stops it (process group) on exit."""
+    """Start the stack on free ports; yields its URLs (and ``channel_token``, the handoff
+    channel's) and stops it (process group) on exit."""
     bank_url = f"sqlite:///{workdir / 'demobank.sqlite'}"
     subprocess.run(
         [sys.executable, "-m", "demobank", "seed", "--url", bank_url], check=True, cwd=ROOT
@@ -103,7 +104,7 @@ def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
                 tail = (workdir / "stack.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"the stack did not become ready:\n{tail}")
             time.sleep(1)
-        yield urls
+        yield {**urls, "channel_token": env["HANDOFF_RASA__CHANNEL_TOKEN"]}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -151,11 +152,14 @@ class GatewayConversation:
         self.socket.close()
 
 
-def rest_turn(client: httpx.Client, rasa_url: str, sender: str, text: str) -> float:
-    """Seconds for one turn through Rasa's REST channel."""
-    body = {"sender": sender, "message": text}
+def channel_turn(client: httpx.Client, urls: dict[str, str], sender: str, text: str) -> float:
+    """Seconds for one turn through Rasa's handoff channel, as the service sends it."""
+    body = {"sender": sender, "message": text, "metadata": {}}
+    headers = {"Authorization": f"Bearer {urls['channel_token']}"}
     began = time.perf_counter()
-    answer = client.post(f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
+    answer = client.post(
+        f"{urls['rasa']}/webhooks/handoff/webhook", json=body, headers=headers, timeout=60
+    )
     elapsed = time.perf_counter() - began
     answer.raise_for_status()
     return elapsed
@@ -177,11 +181,11 @@ def measure(urls: dict[str, str], rounds: int, warmup: int) -> dict[str, list[fl
                     sender = f"bench-{uuid.uuid4().hex}"
                 # Alternate which path goes first, so neither always gets the warmer cache.
                 if turn % 2 == 0:
-                    rest = rest_turn(client, urls["rasa"], sender, text)
+                    rest = channel_turn(client, urls, sender, text)
                     gateway = conversation.turn(text)
                 else:
                     gateway = conversation.turn(text)
-                    rest = rest_turn(client, urls["rasa"], sender, text)
+                    rest = channel_turn(client, urls, sender, text)
                 if turn >= warmup * len(MESSAGES):
                     timings["rasa_rest"].append(rest * 1000)
                     timings["gateway"].append(gateway * 1000)
@@ -215,7 +219,7 @@ def summarize(timings: dict[str, list[float]]) -> dict[str, Any]:
 def format_table(summary: dict[str, Any]) -> str:
     """The figures as a small aligned table."""
     rows = [("path", "p50 ms", "p90 ms", "turns")]
-    names = {"rasa_rest": "straight to Rasa (REST channel)", "gateway": "through the gateway"}
+    names = {"rasa_rest": "straight to Rasa (handoff channel)", "gateway": "through the gateway"}
     for key, figures in summary["paths"].items():
         rows.append((names[key], f"{figures['p50_ms']:.1f}", f"{figures['p90_ms']:.1f}",
                      str(figures["turns"])))  # fmt: skip

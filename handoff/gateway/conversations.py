@@ -1,11 +1,11 @@
 """The conversation service: one customer turn from the socket to the replies, and ownership.
 
 For every customer message: store it (the acknowledgement waits for that), then, in the
-conversation's own order, score its sentiment, ask Rasa while the bot owns the conversation,
-let the escalation engine decide, store and deliver the replies or queue the handoff with its
-brief. While a conversation is ``queued`` or owned by an ``agent``, messages are stored and
-delivered to whoever watches it, and never reach Rasa: the server enforces that here, whatever
-the bot would do.
+conversation's own order, ask Rasa while the bot owns the conversation (the sentiment is scored
+meanwhile), let the escalation engine decide, store and deliver the replies or queue the
+handoff with its brief. While a conversation is ``queued`` or owned by an ``agent``, messages
+are stored and delivered to whoever watches it, and never reach Rasa: the server enforces that
+here, whatever the bot would do.
 
 A turn that did not finish (the service was killed halfway) is run again the next time the
 conversation is resumed: its message is stored, so nothing the customer said is lost.
@@ -353,17 +353,12 @@ class ConversationService:
             )  # fmt: skip
             return TurnResult(message=message, state=conversation.state, reading=reading)
 
-        reading = await pending_reading
         history = past_turns(transcript)
-        rasa_turn: RasaTurn | None = None
-        bot_error: str | None = None
-        try:
-            rasa_turn = await self._assistant.send(
-                conversation_id, message.text, turn_metadata(conversation.customer_id, reading)
-            )
-        except BotUnavailable as exc:
-            bot_error = str(exc)
-            logger.warning("conversation %s: the assistant failed: %s", conversation_id, exc)
+        # Rasa and the classifier work at once: Rasa does not need the reading, the engine
+        # needs both, so the turn waits for the slower of the two rather than their sum.
+        (rasa_turn, bot_error), reading = await asyncio.gather(
+            self._ask_assistant(conversation, message), pending_reading
+        )
 
         tier = Tier(conversation.tier)
         now = self._clock()
@@ -397,6 +392,17 @@ class ConversationService:
         processed = await self._mark(message, {PROCESSED: True})
         state = ConversationState.QUEUED
         return TurnResult(processed, state, intent, confidence, reading, decision, handoff)
+
+    async def _ask_assistant(
+        self, conversation: ConversationRecord, message: MessageRecord
+    ) -> tuple[RasaTurn | None, str | None]:
+        """Rasa's answer to ``message``, or why there is none."""
+        try:
+            metadata = turn_metadata(conversation.customer_id)
+            return await self._assistant.send(conversation.id, message.text, metadata), None
+        except BotUnavailable as exc:
+            logger.warning("conversation %s: the assistant failed: %s", conversation.id, exc)
+            return None, str(exc)
 
     def _read_state(
         self, conversation_id: str

@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 
 from handoff.exceptions import DependencyUnavailable, HandoffError
-from handoff.sentiment.reading import SentimentReading
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ TRIGGER_INTENT_PATH = "/conversations/{conversation_id}/trigger_intent"  # needs
 DEPENDENCY = "rasa"  # the name the readiness check gives the Rasa server
 HANDOFF_KEY = "handoff"  # key of the custom message that asks for a human
 CUSTOMER_METADATA_KEY = "customer_id"  # read by the actions (actions/conversation.py)
-SENTIMENT_METADATA_KEY = "sentiment"
 _ERROR_TEXT_CHARS = 300  # how much of a non-JSON error body goes into an error message
 
 
@@ -116,19 +114,14 @@ class RasaTurn:
     entities: list[dict[str, Any]] = field(default_factory=list)
 
 
-def turn_metadata(customer_id: str | None, reading: SentimentReading | None) -> dict[str, Any]:
-    """The metadata sent with a message: the verified customer and the sentiment reading.
+def turn_metadata(customer_id: str | None) -> dict[str, Any]:
+    """The metadata sent with a message: the verified customer, left out when anonymous.
 
-    A key is left out when its value is unknown (anonymous customer, no sentiment model), so the
-    actions never mistake a placeholder for data. ``sentiment`` is the reading's JSON form:
-    ``{"label", "scores", "frustration"}`` plus ``"irony"`` when the model has an irony head.
+    The sentiment reading is not sent: no action reads it, and the service scores the message
+    while Rasa answers, so the reading is not ready when the message leaves. The engine and the
+    agent's brief take it from the service's own store.
     """
-    metadata: dict[str, Any] = {}
-    if customer_id:
-        metadata[CUSTOMER_METADATA_KEY] = customer_id
-    if reading is not None:
-        metadata[SENTIMENT_METADATA_KEY] = reading.to_json_dict()
-    return metadata
+    return {CUSTOMER_METADATA_KEY: customer_id} if customer_id else {}
 
 
 class RasaTurnClient:

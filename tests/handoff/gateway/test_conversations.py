@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Iterator
@@ -172,11 +173,41 @@ async def test_a_tier1_turn_stores_the_reading_and_the_reply(
     assert stored["processed"] is True
     assert (stored["intent"], stored["confidence"]) == ("card_arrival", 0.95)
     assert stored["sentiment"]["label"] == "neutral"
-    # The reading goes to Rasa as metadata, with who the customer is.
+    # Rasa is told who the customer is, and nothing of the reading (no action reads it).
     ((_, text, metadata),) = assistant.calls
-    assert metadata["customer_id"] == "cus_1001"
-    assert metadata["sentiment"]["frustration"] == pytest.approx(0.05)
+    assert metadata == {"customer_id": "cus_1001"}
     assert store.find_by_token_hash(hash_token(token)).id == record.id
+
+
+class GatedSentiment(FakeSentiment):
+    """Scores only once the assistant has been asked: a turn that waited for the reading
+    before asking Rasa would never finish."""
+
+    def __init__(self, assistant: FakeAssistant) -> None:
+        super().__init__()
+        self._assistant = assistant
+
+    async def read(self, text: str) -> SentimentReading | None:
+        while not self._assistant.calls:
+            await asyncio.sleep(0.001)
+        return reading("negative", frustration=0.9)
+
+
+async def test_rasa_is_asked_while_the_message_is_scored(
+    store: ConversationStore, assistant: FakeAssistant, policy: EscalationPolicy
+) -> None:
+    service = ConversationService(
+        store=store, hub=ConversationHub(), assistant=assistant,
+        sentiment=GatedSentiment(assistant), policy=policy, presence=PresenceRegistry(),
+        average_handle=timedelta(minutes=8), clock=Clock(),
+    )  # fmt: skip
+    record, _ = await service.start(STANDARD)
+
+    result = await asyncio.wait_for(say(service, record.id, "where is my card?"), timeout=10)
+
+    # Both reached the engine: Rasa's intent and the reading that came after it was asked.
+    assert result.intent == "card_arrival" and result.reading is not None
+    assert result.reading.frustration == pytest.approx(0.9)
 
 
 async def test_a_retry_is_stored_and_answered_once(

@@ -25,7 +25,6 @@ from handoff.gateway.rasa_client import (
     parse_turn,
     turn_metadata,
 )
-from handoff.sentiment.reading import SentimentReading
 
 BASE_URL = "http://rasa.test:5005/"
 WEBHOOK = "http://rasa.test:5005/webhooks/handoff/webhook"
@@ -270,37 +269,17 @@ async def test_the_bearer_token_is_sent_when_configured(
     assert "Authorization" not in rasa.requests[1].headers
 
 
-async def test_customer_and_sentiment_metadata_are_forwarded(
+async def test_the_customer_is_forwarded_and_nothing_else(
     rasa: FakeRasa, http: httpx.AsyncClient
 ) -> None:
-    reading = SentimentReading(
-        label="negative",
-        scores={"negative": 0.8, "neutral": 0.15, "positive": 0.05},
-        frustration=0.7,
-        irony=0.1,
-    )
+    await make_client(http).send(SENDER, "still no card!!", turn_metadata("cus_1001"))
 
-    await make_client(http).send(SENDER, "still no card!!", turn_metadata("cus_1001", reading))
-
-    assert rasa.last_body["metadata"] == {
-        "customer_id": "cus_1001",
-        "sentiment": {
-            "label": "negative",
-            "scores": {"negative": 0.8, "neutral": 0.15, "positive": 0.05},
-            "frustration": 0.7,
-            "irony": 0.1,
-        },
-    }
+    assert rasa.last_body["metadata"] == {"customer_id": "cus_1001"}
 
 
-def test_metadata_leaves_out_what_is_unknown() -> None:
-    reading = SentimentReading(label="neutral", scores={"neutral": 1.0}, frustration=0.0)
-
-    assert turn_metadata(None, None) == {}
-    assert turn_metadata("cus_1002", None) == {"customer_id": "cus_1002"}
-    assert turn_metadata(None, reading) == {
-        "sentiment": {"label": "neutral", "scores": {"neutral": 1.0}, "frustration": 0.0}
-    }
+def test_an_anonymous_customer_sends_no_metadata() -> None:
+    assert turn_metadata(None) == {}
+    assert turn_metadata("") == {}
 
 
 # --------------------------------------------------------------------------------------------
