@@ -138,7 +138,7 @@ _ASSISTANT_REASONS: Mapping[str, str] = MappingProxyType(
         "possible_fraud": "the customer does not recognise a payment",
         "churn_risk": "the customer wants to close their account",
         "bot_error": "the assistant could not reach the bank's systems",
-        "repeated_fallback": "the assistant did not understand the customer twice in a row",
+        "repeated_fallback": "the assistant could not help the customer twice in a row",
     }
 )
 # Modifiers, not triggers (the engine's premium_tier): they explain the severity or the mode,
@@ -470,7 +470,7 @@ def _agent_reason(hit: ReasonHit, tier: Tier) -> str:
     if code == "intent_loop" and _is_number(value):
         return f"the same topic came up in the customer's last {value:g} turns"
     if code == "repeated_fallback" and _is_number(value) and value != 2:
-        return f"the assistant did not understand {value:g} turns in a row"
+        return f"the assistant could not help with {value:g} turns in a row"
     if code == "risk_phrase" and isinstance(value, str) and value:
         return f'the customer wrote "{value}"'
     if code == "rasa_signal" and isinstance(value, str) and value in _ASSISTANT_REASONS:

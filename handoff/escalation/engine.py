@@ -213,12 +213,13 @@ def _repeated_fallback(
     turn: TurnSignals, turns: Sequence[PastTurn], tier: Tier, policy: EscalationPolicy
 ) -> list[_Fired]:
     needed = policy.thresholds.fallback_streak
-    streak = _trailing_run(turns, lambda t: _not_understood(t, policy))
+    streak = _trailing_run(turns, lambda t: _not_served(t, policy))
     if streak < needed:
         return []
     detail = (
-        f"the assistant did not understand {streak} turns in a row ({policy.fallback_intent} "
-        f"or confidence below {policy.thresholds.low_confidence:.2f}; threshold {needed})"
+        f"the assistant could not serve {streak} turns in a row "
+        f"({', '.join(sorted(policy.unserved_intents))} or confidence below "
+        f"{policy.thresholds.low_confidence:.2f}; threshold {needed})"
     )
     return _fire(policy, reasons.REPEATED_FALLBACK, streak, needed, detail)
 
@@ -306,8 +307,10 @@ def _trailing_run(turns: Sequence[PastTurn], holds: Callable[[PastTurn], bool]) 
     return run
 
 
-def _not_understood(past: PastTurn, policy: EscalationPolicy) -> bool:
-    if past.intent == policy.fallback_intent:
+def _not_served(past: PastTurn, policy: EscalationPolicy) -> bool:
+    # Not understood (a fallback, or too unsure) or understood as beyond what it does: either
+    # way the customer got no help from this turn.
+    if past.intent in policy.unserved_intents:
         return True
     return past.confidence is not None and past.confidence < policy.thresholds.low_confidence
 

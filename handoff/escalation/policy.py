@@ -342,7 +342,7 @@ class EscalationPolicy(_Model):
 
     version: Literal[1]
     escalate_score: float = Field(gt=0.0)
-    fallback_intent: Name
+    unserved_intents: frozenset[Name] = Field(min_length=1)
     conversational_intents: frozenset[Name]
     thresholds: Thresholds
     triggers: Triggers

@@ -92,7 +92,7 @@ def test_summary_of_an_anonymous_customer_the_assistant_did_not_understand(
         "A customer who is not signed in has written 2 messages with no recognised topic. "
         "The assistant asked the customer to rephrase (info) and tried to understand the "
         "customer's messages (failed). "
-        "Escalated to the general team as Sev-4 because: the assistant did not understand the "
+        "Escalated to the general team as Sev-4 because: the assistant could not help the "
         "customer twice in a row."
     )
 
@@ -263,11 +263,11 @@ def test_an_unknown_reason_uses_the_engine_detail_as_a_clause(make_decision: Mak
         ),
         (
             ReasonHit("repeated_fallback", 2, 2, "d"),
-            "the assistant did not understand the customer twice in a row",
+            "the assistant could not help the customer twice in a row",
         ),
         (
             ReasonHit("repeated_fallback", 3, 2, "d"),
-            "the assistant did not understand 3 turns in a row",
+            "the assistant could not help with 3 turns in a row",
         ),
         (ReasonHit("risk_phrase", "lawyer", None, "d"), 'the customer wrote "lawyer"'),
         (

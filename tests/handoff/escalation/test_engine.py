@@ -277,8 +277,8 @@ TRIGGERS = {
         first={
             "value": 2,
             "threshold": 2,
-            "detail": "the assistant did not understand 2 turns in a row (nlu_fallback or "
-            "confidence below 0.50; threshold 2)",
+            "detail": "the assistant could not serve 2 turns in a row (nlu_fallback, "
+            "out_of_scope or confidence below 0.50; threshold 2)",
         },
     ),
     "repeated_fallback-by-low-confidence": Case(
@@ -291,6 +291,36 @@ TRIGGERS = {
         team="general",
         priority=46,
         mode=HandoffMode.COLD,
+    ),
+    "repeated_fallback-out-of-scope-in-the-streak": Case(
+        turn(intent="out_of_scope", confidence=0.9),
+        history=(past(intent="nlu_fallback", confidence=0.45),),
+        escalate=True,
+        codes=("repeated_fallback",),
+        severity=Severity.SEV4,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=46,
+        mode=HandoffMode.COLD,
+        first={"value": 2, "threshold": 2},
+    ),
+    "repeated_fallback-out-of-scope-twice": Case(
+        turn(intent="out_of_scope", confidence=0.9),
+        history=(past(intent="out_of_scope", confidence=0.9),),
+        escalate=True,
+        codes=("repeated_fallback",),
+        severity=Severity.SEV4,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=46,
+        mode=HandoffMode.COLD,
+        first={"value": 2, "threshold": 2},
+    ),
+    "out-of-scope-once-stays-with-the-bot": Case(
+        turn(intent="out_of_scope", confidence=0.9),
+        history=(past(intent="card_arrival", confidence=0.9),),
+        escalate=False,
+        codes=(),
     ),
     "low_confidence": Case(
         turn(confidence=0.40),

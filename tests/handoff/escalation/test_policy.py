@@ -46,7 +46,7 @@ TEAMS = {
 def test_shipped_policy_loads(policy: EscalationPolicy) -> None:
     assert policy.version == 1
     assert policy.escalate_score == 1.0
-    assert policy.fallback_intent == "nlu_fallback"
+    assert policy.unserved_intents == {"nlu_fallback", "out_of_scope"}
 
 
 @pytest.mark.parametrize("category", list(Category), ids=str)
