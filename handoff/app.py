@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, Request, Response, status
 from pydantic import BaseModel, Field
 
 from handoff import __version__
@@ -56,7 +56,6 @@ from handoff.settings import DEMO_MODE_WARNING, Settings, get_settings, require_
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
-from handoff.store.states import AgentRole
 from handoff.web import pages
 from handoff.web.api_docs import add_api_docs
 from handoff.web.headers import SecurityHeaders
@@ -281,8 +280,8 @@ def _add_health_routes(app: FastAPI) -> None:
         """Readiness: 200 when Rasa, the action server, the databases and the sentiment model
         all answer, else 503. Each check's detail and latency only with a supervisor's token.
         """
-        if viewer is not None and viewer.role is not AgentRole.SUPERVISOR:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "readiness details are for supervisors")
+        if viewer is not None:
+            agent_routes.require_supervisor(viewer, "readiness details are")
         results = await check_all(probes, settings.readiness.probe_timeout_seconds)
         checks = [CheckView.of(result, details=viewer is not None) for result in results]
         if all_ok(results):

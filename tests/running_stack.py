@@ -156,7 +156,7 @@ def running_stack(
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     running = dataclasses.replace(running, process=process)
-    _wait_until_ready(running)
+    wait_until_ready(process, running.service_url, running.log)
     try:
         yield running
     finally:
@@ -169,18 +169,30 @@ def running_stack(
         raise RuntimeError(f"ports {still_open} still served after the stack stopped")
 
 
-def _wait_until_ready(running: RunningStack) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    service_url: str,
+    log: Path,
+    *,
+    what: str = "the stack",
+    timeout: float = STARTUP_SECONDS,
+    interval: float = 1.0,
+) -> None:
+    """Until ``service_url/readyz`` answers 200. Fails the test with the end of ``log`` when
+    ``process`` exits first or ``timeout`` seconds pass (it is then sent SIGTERM)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running.process.poll() is not None:
-            pytest.fail(f"the stack exited during start-up:\n{running.log.read_text()[-4000:]}")
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited during start-up:\n{_tail(log)}")
         try:
-            if httpx.get(f"{running.service_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{service_url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
-    running.process.send_signal(signal.SIGTERM)
-    pytest.fail(
-        f"the stack was not ready in {STARTUP_SECONDS} s:\n{running.log.read_text()[-4000:]}"
-    )
+        time.sleep(interval)
+    process.send_signal(signal.SIGTERM)
+    pytest.fail(f"{what} was not ready in {timeout:g} s:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]

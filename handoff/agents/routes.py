@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -43,6 +43,7 @@ from handoff.agents.desk import AgentDesk
 from handoff.agents.exceptions import AgentTokenRejected
 from handoff.agents.overview import Overview, build_overview
 from handoff.agents.tokens import issue_agent_token, verify_agent_token
+from handoff.gateway.customer_socket import client_address
 from handoff.limits import LoginThrottle
 from handoff.request_bodies import StrictJsonRoute
 from handoff.settings import AgentSettings, Settings
@@ -120,8 +121,10 @@ def _login_throttle(request: Request) -> LoginThrottle:
     return throttle
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+def require_supervisor(agent: AgentRecord, what: str) -> None:
+    """A 403 unless ``agent`` is a supervisor; ``what`` names what is theirs alone."""
+    if agent.role is not AgentRole.SUPERVISOR:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{what} for supervisors")
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -192,7 +195,7 @@ async def login(
     demo_mode: Annotated[bool, Depends(_demo_mode)],
 ) -> LoginResponse:
     """Exchange an agent's username and password for an access token."""
-    account, address = normalise_username(body.username), _client_address(request)
+    account, address = normalise_username(body.username), client_address(request)
     verdict = throttle.attempt(account, address, now.timestamp())
     if not verdict.allowed:
         # Checked before the password, so a locked account is refused even with the right one,
@@ -215,7 +218,7 @@ async def login(
         logger.info("failed agent login for %r", body.username)
         raise _unauthorized(BAD_CREDENTIALS)
     throttle.succeeded(account, address, now.timestamp())
-    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    ttl = settings.token_ttl
     now = now.replace(microsecond=0)  # the token's exp is whole seconds: expires_at matches it
     token = issue_agent_token(agent, secret=settings.require_token_secret(), now=now, ttl=ttl)
     logger.info("agent %s logged in", agent.username)
@@ -260,8 +263,7 @@ async def overview(
 ) -> Overview:
     """Every team's queue, every agent's presence and load, the SLA warnings and breaches of
     open handoffs, and the escalations queued since midnight UTC by reason."""
-    if agent.role is not AgentRole.SUPERVISOR:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the overview is for supervisors")
+    require_supervisor(agent, "the overview is")
     desk: AgentDesk = request.app.state.desk
     work: AgentWorkStore = request.app.state.work_store
     settings: Settings = request.app.state.settings

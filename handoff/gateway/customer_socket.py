@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
 
 from handoff.brief.builder import ANONYMOUS, CustomerInfo
 from handoff.escalation.decision import Tier
@@ -211,10 +212,10 @@ async def customer_socket(websocket: WebSocket) -> None:
         await subscriber.close()
 
 
-def client_address(websocket: WebSocket) -> str:
-    """The client's address (the ASGI server's peer; a proxy in front must pass the client's
-    own, e.g. uvicorn's ``--proxy-headers``)."""
-    return websocket.client.host if websocket.client is not None else "unknown"
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address, of a socket or a request (the ASGI server's peer; a proxy in
+    front must pass the client's own, e.g. uvicorn's ``--proxy-headers``)."""
+    return connection.client.host if connection.client is not None else "unknown"
 
 
 def customer_key(record: ConversationRecord) -> str:

@@ -36,7 +36,7 @@ from customer_chat import (
     is_event,
     open_store,
 )
-from running_stack import free_port, port_open
+from running_stack import free_port, port_open, wait_until_ready
 
 from handoff.store.states import Sender
 
@@ -141,17 +141,10 @@ class ServiceProcess:
                 [sys.executable, "-m", "handoff", "serve", "--log-level", "info"],
                 cwd=ROOT, env=self._env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                pytest.fail(f"the service exited during start-up:\n{self._tail()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"the service was not ready in {STARTUP_SECONDS} s:\n{self._tail()}")
+        wait_until_ready(
+            self._process, self.url, self._log, what="the service",
+            timeout=STARTUP_SECONDS, interval=0.5,
+        )  # fmt: skip
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook, no drain, no flush."""
@@ -169,9 +162,6 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(timeout=30)
-
-    def _tail(self) -> str:
-        return self._log.read_text(errors="replace")[-4000:]
 
 
 def wait_all_processed(database_url: str, conversation_id: str) -> None:
