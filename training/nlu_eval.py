@@ -116,8 +116,10 @@ def _table(scores: NluScores, model_name: str) -> str:
         ("intent accuracy", f"{scores.accuracy:.4f}  ({status} target {TARGET_ACCURACY})"),
         ("macro-F1", f"{scores.macro_f1:.4f}"),
         ("weighted F1", f"{scores.weighted_f1:.4f}"),
-        (f"below fallback threshold {scores.fallback_threshold:.2f}",
-         f"{scores.below_fallback_threshold:.2%}"),
+        (
+            f"below fallback threshold {scores.fallback_threshold:.2f}",
+            f"{scores.below_fallback_threshold:.2%}",
+        ),
         ("last model build (cached parts reused)", trained),
     ]
     lines = [f"Banking77 held-out evaluation of {model_name}"]

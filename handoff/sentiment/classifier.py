@@ -116,6 +116,7 @@ class SentimentClassifier:
         # Plain dict copies: postprocess must not depend on the transformers config object.
         self.id2label: dict[int, str] = {int(i): str(n) for i, n in model.config.id2label.items()}
         self.auxiliary_heads: list[str] = heads
+        self.temperatures: dict[str, float] = dict(getattr(model.config, "temperatures", {}))
 
     @classmethod
     def load(
@@ -194,7 +195,13 @@ class SentimentClassifier:
         self, polarity_logits: np.ndarray, auxiliary_logits: np.ndarray
     ) -> list[SentimentReading]:
         """Readings from logits, with this model's label and head names."""
-        return postprocess(polarity_logits, auxiliary_logits, self.id2label, self.auxiliary_heads)
+        return postprocess(
+            polarity_logits,
+            auxiliary_logits,
+            self.id2label,
+            self.auxiliary_heads,
+            self.temperatures,
+        )
 
     def score(self, texts: Sequence[str]) -> list[SentimentReading]:
         """Score ``texts``, one reading per text, in input order.
@@ -262,12 +269,15 @@ def postprocess(
     auxiliary_logits: np.ndarray,
     id2label: Mapping[int, str],
     auxiliary_heads: Sequence[str],
+    temperatures: Mapping[str, float] | None = None,
 ) -> list[SentimentReading]:
     """Readings from the network's logits, pure numpy.
 
     ``polarity_logits`` is (batch, labels), turned into probabilities by a softmax;
     ``auxiliary_logits`` is (batch, heads), each head a sigmoid. Label names come from
-    ``id2label`` (the model's own config), head names from ``auxiliary_heads``.
+    ``id2label`` (the model's own config), head names from ``auxiliary_heads``. Each head's
+    logits are first divided by its calibration temperature (``temperatures``, keyed by
+    ``"polarity"`` or the head name; 1 when absent).
     """
     polarity_logits = np.asarray(polarity_logits, dtype=np.float64)
     auxiliary_logits = np.asarray(auxiliary_logits, dtype=np.float64)
@@ -281,8 +291,10 @@ def postprocess(
             f"{polarity_logits.shape[0]} texts x {len(auxiliary_heads)} heads"
         )
     labels = [id2label[i] for i in range(len(id2label))]
-    probabilities = softmax(polarity_logits)
-    head_probabilities = sigmoid(auxiliary_logits)
+    temperatures = temperatures or {}
+    head_temperatures = np.array([temperatures.get(name, 1.0) for name in auxiliary_heads])
+    probabilities = softmax(polarity_logits / temperatures.get("polarity", 1.0))
+    head_probabilities = sigmoid(auxiliary_logits / head_temperatures)
     frustration_column = list(auxiliary_heads).index(FRUSTRATION)
     irony_column = list(auxiliary_heads).index(IRONY) if IRONY in auxiliary_heads else None
     return [

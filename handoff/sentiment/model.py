@@ -23,14 +23,27 @@ AUXILIARY_HEADS = ("frustration", "irony")
 
 
 class SentimentConfig(BertConfig):
-    """A BERT config plus the names of the heads; polarity labels live in ``id2label``."""
+    """A BERT config plus the names of the heads and their calibration temperatures.
+
+    Polarity labels live in ``id2label``; ``temperatures`` maps ``"polarity"`` and auxiliary
+    head names to the temperature their logits are divided by.
+    """
 
     model_type = "customer-sentiment"
 
-    def __init__(self, auxiliary_heads: list[str] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        auxiliary_heads: list[str] | None = None,
+        temperatures: dict[str, float] | None = None,
+        **kwargs: object,
+    ) -> None:
         kwargs.setdefault("id2label", dict(enumerate(POLARITY_LABELS)))
         super().__init__(**kwargs)
         self.auxiliary_heads = list(auxiliary_heads or AUXILIARY_HEADS)
+        # Calibration: each head's logits are divided by its temperature before the softmax
+        # or sigmoid (temperature scaling, fitted on a dev split after training). A head left
+        # out is uncalibrated (temperature 1).
+        self.temperatures = {str(k): float(v) for k, v in (temperatures or {}).items()}
 
 
 @dataclass

@@ -73,6 +73,7 @@ class SentimentExample:
     frustration: int | None = None
     irony: int | None = None
     source: str = ""
+    kind: str = ""  # what the message is an example of (in-domain corpus only), for reports
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,23 @@ def test_postprocess_gives_probabilities_that_sum_to_one() -> None:
     assert readings[2].scores["neutral"] == pytest.approx(1 / 3)
 
 
+def test_postprocess_divides_each_head_by_its_calibration_temperature() -> None:
+    polarity = np.array([[2.0, 0.0, -2.0]])
+    auxiliary = np.array([[3.0, 3.0]])
+
+    plain = postprocess(polarity, auxiliary, ID2LABEL, HEADS)[0]
+    calibrated = postprocess(
+        polarity, auxiliary, ID2LABEL, HEADS, {"polarity": 2.0, "frustration": 3.0}
+    )[0]
+
+    assert calibrated.scores["negative"] == pytest.approx(
+        np.exp(1.0) / (np.exp(1.0) + 1.0 + np.exp(-1.0))
+    )
+    assert calibrated.frustration == pytest.approx(1 / (1 + np.exp(-1.0)))
+    assert calibrated.irony == plain.irony  # no temperature given: left as it was
+    assert calibrated.label == plain.label  # scaling never changes the ranking
+
+
 def test_postprocess_takes_label_and_head_names_from_the_config() -> None:
     readings = postprocess(
         np.array([[0.1, 0.9]]),
