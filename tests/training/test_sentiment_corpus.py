@@ -277,13 +277,42 @@ def test_a_public_row_with_the_wrong_column_count_names_file_and_line(
         corpus.corpus_examples("dev", data_dir, root)
 
 
+def test_a_misspelt_column_is_refused_rather_than_matching_nothing(
+    public: tuple[Path, Path],
+) -> None:
+    root, data_dir = public
+    write(
+        root / corpus.PUBLIC_SOURCES_YML,
+        CONFIG.replace("severity: [accusation", "sevrity: [accusation"),
+    )
+    with pytest.raises(
+        CorpusError, match=r"c/full\.tsv:2: no column\(s\) \['sevrity'\] for complaints"
+    ):
+        corpus.corpus_examples("train", data_dir, root)
+
+
+def test_a_source_with_a_train_file_only_has_no_dev_rows(public: tuple[Path, Path]) -> None:
+    root, data_dir = public
+    config = CONFIG.replace(
+        "files: {train: s/train.tsv, dev: s/test.tsv}", "files: {train: s/train.tsv}"
+    )
+    write(
+        root / corpus.PUBLIC_SOURCES_YML,
+        config.replace("sample: {train: 2, dev: -1}", "sample: {train: 2}"),
+    )
+    assert len(by_source(corpus.corpus_examples("train", data_dir, root), "sarcasm")) == 2
+    assert by_source(corpus.corpus_examples("dev", data_dir, root), "sarcasm") == []
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
         (("kind: sarcastic", "kind: sarcastic\n        mood: dark"), "unknown key"),
         (("polarity: positive", "polarity: happy"), "unknown polarity 'happy'"),
         (("frustration: 0", "frustration: 2"), "frustration must be 0, 1 or null"),
-        (("sample: {train: 2, dev: -1}", "sample: {train: 2}"), "sample"),
+        (("sample: {train: 2, dev: -1}", "sample: {train: 2}"), "a row count"),
+        (("sample: {train: 2, dev: -1}", "sample: {train: 2, dev: all}"), "a row count"),
+        (("files: {train: s/train.tsv, dev: s/test.tsv}", "files: {test: s/t.tsv}"), "files"),
         (("    split_column: split\n", ""), "needs a split_column"),
         (("        kind: annoyed_at_service\n", ""), "names the kind"),
     ],

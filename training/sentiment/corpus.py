@@ -18,6 +18,7 @@ their own release (CFPB sentences are split by complaint, so no narrative is on 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import random
@@ -214,7 +215,7 @@ class PublicSource:
     """One public file (or one per split), how its rows map to our labels, how many to take."""
 
     name: str
-    files: Mapping[Split, Path]
+    files: Mapping[Split, Path]  # a split without a file has no rows of this source
     columns: Mapping[Split, tuple[str, ...] | None]  # None: the file has a header row
     split_column: str | None  # one file holding both splits
     text_column: str
@@ -222,13 +223,17 @@ class PublicSource:
     rules: tuple[MappingRule, ...]
     sample: Mapping[Split, int]  # -1 = every mapped row
 
+    def columns_used(self) -> set[str]:
+        """Every column the rules and the text read (a misspelt one must not match nothing)."""
+        used = {self.text_column, *self.id_columns}
+        for rule in self.rules:
+            used |= set(rule.where) | set(rule.where_not)
+        return used | ({self.split_column} if self.split_column else set())
 
-_SOURCE_KEYS = {
-    "files", "columns", "split_column", "text_column", "id_columns", "rules", "sample",
-}  # fmt: skip
-_RULE_KEYS = {
-    "where", "where_not", "text_matches", "polarity", "frustration", "irony", "kind",
-}  # fmt: skip
+
+# The configuration's keys are the fields they fill.
+_SOURCE_KEYS = {f.name for f in dataclasses.fields(PublicSource)} - {"name"}
+_RULE_KEYS = {f.name for f in dataclasses.fields(MappingRule)}
 
 
 def _check_keys(entry: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
@@ -281,13 +286,20 @@ def _parse_source(name: str, entry: Any, where: str) -> PublicSource:
     files = entry.get("files")
     if isinstance(files, str):
         files = dict.fromkeys(SPLITS, files)
-    if not isinstance(files, Mapping) or set(files) != set(SPLITS):
-        raise CorpusError(f"{where}.files: one path, or a path for each of train and dev")
-    sample = entry.get("sample")
-    if not isinstance(sample, Mapping) or set(sample) != set(SPLITS):
-        raise CorpusError(f"{where}.sample: a row count for each of train and dev (-1 = all)")
-    if isinstance(entry["files"], str) and not entry.get("split_column"):
+    if not isinstance(files, Mapping) or not files or not set(files) <= set(SPLITS):
+        raise CorpusError(f"{where}.files: one path, or a path for train and/or dev")
+    if len(set(files.values())) < len(files) and not entry.get("split_column"):
+        # Without a split column the same rows would land on both sides.
         raise CorpusError(f"{where}: one file for both splits needs a split_column")
+    sample = entry.get("sample")
+    if (
+        not isinstance(sample, Mapping)
+        or set(sample) != set(files)
+        or not all(isinstance(n, int) for n in sample.values())
+    ):
+        raise CorpusError(
+            f"{where}.sample: a row count (-1 = all) for each split with a file: {sorted(files)}"
+        )
     rules = entry.get("rules")
     if not isinstance(rules, list) or not rules:
         raise CorpusError(f"{where}.rules: a list of at least one rule")
@@ -296,13 +308,13 @@ def _parse_source(name: str, entry: Any, where: str) -> PublicSource:
         columns = dict.fromkeys(SPLITS, columns)
     return PublicSource(
         name=name,
-        files={split: Path(files[split]) for split in SPLITS},
+        files={split: Path(path) for split, path in files.items()},
         columns={split: tuple(columns[split]) if columns.get(split) else None for split in SPLITS},
         split_column=entry.get("split_column"),
         text_column=entry.get("text_column", "text"),
         id_columns={k: Path(v) for k, v in (entry.get("id_columns") or {}).items()},
         rules=tuple(_parse_rule(r, f"{where}.rules[{i}]") for i, r in enumerate(rules)),
-        sample={split: int(sample[split]) for split in SPLITS},
+        sample=dict(sample),
     )
 
 
@@ -349,10 +361,15 @@ def _id_names(path: Path) -> list[str]:
 
 def mapped_rows(source: PublicSource, split: Split, data_dir: Path) -> list[SentimentExample]:
     """Every row of ``source`` in ``split`` that a rule maps (first matching rule wins)."""
+    if split not in source.files:
+        return []
     path = data_dir / source.files[split]
     id_names = {column: _id_names(data_dir / p) for column, p in source.id_columns.items()}
     examples: list[SentimentExample] = []
     for number, row in _read_rows(path, source.columns[split]):
+        missing = source.columns_used() - set(row)
+        if missing:
+            raise CorpusError(f"{path}:{number}: no column(s) {sorted(missing)} for {source.name}")
         if source.split_column and row.get(source.split_column) != split:
             continue
         values = {column: frozenset([value.strip()]) for column, value in row.items()}
@@ -383,7 +400,7 @@ def sample_source(
     source: PublicSource, split: Split, data_dir: Path, seed: int
 ) -> list[SentimentExample]:
     """The seeded sample of ``source``'s mapped rows (all of them when fewer are mapped)."""
-    wanted = source.sample[split]
+    wanted = source.sample.get(split, 0)
     if wanted == 0:
         return []
     rows = mapped_rows(source, split, data_dir)
