@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,6 +89,12 @@ def recordings_for(
     return recordings
 
 
+def _shown(path: Path) -> str:
+    # Relative to the working directory when inside it, so the diff applies with patch -p0.
+    relative = os.path.relpath(path.resolve())
+    return str(path) if relative.startswith("..") else relative
+
+
 def run_tune(settings: Settings, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     """The whole command; returns the exit code (0)."""
     policy_file: Path = args.policy or Path(settings.escalation.policy_file)
@@ -128,12 +135,9 @@ def run_tune(settings: Settings, args: argparse.Namespace, out: IO[str] = sys.st
         print(f"  {dotted(path)}: {format_number(flat[path])} -> {format_number(value)}", file=out)
     for name, policy in (("shipped", shipped), ("proposed", proposed)):
         sums = weak_sums(policy)
-        print(
-            f"weak signals adding up on one turn ({name}): "
-            + ("; ".join(sums) if sums else "none reach escalate_score in pairs"),
-            file=out,
-        )
-    diff = unified_diff(text, edit_numbers(text, result.changes), str(policy_file))
+        print(f"\nsoft triggers that hand over only together, in pairs ({name}):", file=out)
+        print("\n".join(f"  {line}" for line in sums) or "  none", file=out)
+    diff = unified_diff(text, edit_numbers(text, result.changes), _shown(policy_file))
     args.diff.parent.mkdir(parents=True, exist_ok=True)
     args.diff.write_text(diff, encoding="utf-8")
     print(
