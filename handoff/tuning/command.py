@@ -78,7 +78,9 @@ def recordings_for(
         with args.save_recording.open("w", encoding="utf-8") as output:
             conversations = [item.conversation for item in labelled]
             asyncio.run(record(settings, policy, conversations, output, progress=sys.stderr))
-        print(f"recording saved: {args.save_recording} (reuse it with --recording)")
+        print(
+            f"recording saved: {args.save_recording} (reuse it with --recording)", file=sys.stderr
+        )
         recordings = read_recording(args.save_recording)
     missing = [item.conversation_id for item in labelled if item.conversation_id not in recordings]
     if missing:
@@ -95,8 +97,9 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def run_tune(settings: Settings, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
-    """The whole command; returns the exit code (0)."""
+def run_tune(settings: Settings, args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    """The whole command, printing to ``out`` (default: stdout); returns the exit code (0)."""
+    out = sys.stdout if out is None else out
     policy_file: Path = args.policy or Path(settings.escalation.policy_file)
     text = policy_file.read_text(encoding="utf-8")
     shipped = load_policy(policy_file)

@@ -75,5 +75,5 @@ def test_tune_records_every_turn_and_proposes_a_diff(stack, tmp_path: Path) -> N
         capture_output=True, text=True, timeout=TUNE_SECONDS,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr  # a reused recording needs no service
-    assert again.stdout == done.stdout.replace(f"recording saved: {files['rec.jsonl']} "
-                                               "(reuse it with --recording)\n", "")  # fmt: skip
+    assert again.stdout == done.stdout  # the same figures and diff: the search is seeded
+    assert "recording saved" in done.stderr
