@@ -14,7 +14,7 @@ labelled range), *early*, *late*, or *missed* (never).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,16 +64,26 @@ class Outcome:
         }
 
 
+def decisions(
+    recorded: RecordedConversation, policy: EscalationPolicy
+) -> Iterator[tuple[int, EscalationDecision]]:
+    """The engine's decision on each turn of ``recorded``, up to its first handoff."""
+    history: list[PastTurn] = []
+    for number, signals in recorded.turns:
+        decision = decide(signals, history, recorded.tier, policy, _AT)
+        yield number, decision
+        if decision.escalate:
+            return
+        history.append(past_turn(signals))
+
+
 def first_escalation(
     recorded: RecordedConversation, policy: EscalationPolicy
 ) -> tuple[int | None, EscalationDecision | None]:
     """The first turn at which ``policy`` hands ``recorded`` over, with its decision."""
-    history: list[PastTurn] = []
-    for number, signals in recorded.turns:
-        decision = decide(signals, history, recorded.tier, policy, _AT)
+    for number, decision in decisions(recorded, policy):
         if decision.escalate:
             return number, decision
-        history.append(past_turn(signals))
     return None, None
 
 
@@ -89,8 +99,22 @@ def verdict(label: Label, escalated_at: int | None) -> str:
 
 
 def outcome(recorded: RecordedConversation, label: Label, policy: EscalationPolicy) -> Outcome:
-    """What ``policy`` does with ``recorded``, every reason with its value and threshold."""
-    at, decision = first_escalation(recorded, policy)
+    """What ``policy`` does with ``recorded``, every reason with its value and threshold.
+
+    Without a handoff, the explanation is that of the turn that came closest (the highest
+    score with a trigger fired), so a miss says what fired and how far it was from the score.
+    """
+    steps = list(decisions(recorded, policy))
+    at, decision = steps[-1] if steps and steps[-1][1].escalate else (None, None)
+    notes: tuple[str, ...] = ()
+    if decision is None:
+        fired = [(d.score, n, d) for n, d in steps if d.reasons]
+        if fired:
+            score, number, decision = max(fired, key=lambda item: (item[0], -item[1]))
+            notes = (
+                f"not handed over: turn {number} came closest, score {score:g} below "
+                f"escalate_score {policy.escalate_score:g}",
+            )
     hits = () if decision is None else decision.reasons
     return Outcome(
         conversation_id=recorded.conversation_id,
@@ -99,8 +123,9 @@ def outcome(recorded: RecordedConversation, label: Label, policy: EscalationPoli
         turns=label.turns,
         escalated_at=at,
         verdict=verdict(label, at),
-        reasons=tuple(hit.code for hit in hits),
-        explanation=tuple(f"{hit.code} (weight {hit.weight:g}): {hit.detail}" for hit in hits),
+        reasons=tuple(hit.code for hit in hits) if at is not None else (),
+        explanation=notes
+        + tuple(f"{hit.code} (weight {hit.weight:g}): {hit.detail}" for hit in hits),
     )
 
 
@@ -156,6 +181,20 @@ def figures(outcomes: Iterable[Outcome]) -> Figures:
     for item in outcomes:
         result.verdicts[item.verdict] += 1
         result.by_kind[item.kind][item.verdict] += 1
+    return result
+
+
+def quick_figures(
+    recordings: Mapping[str, RecordedConversation],
+    labels: Iterable[Label],
+    policy: EscalationPolicy,
+) -> Figures:
+    """The figures of ``policy`` without the explanations (what a search trial needs)."""
+    result = Figures()
+    for label in labels:
+        at, _ = first_escalation(recordings[label.conversation_id], policy)
+        result.verdicts[verdict(label, at)] += 1
+        result.by_kind[label.kind][verdict(label, at)] += 1
     return result
 
 

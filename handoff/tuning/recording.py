@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,6 @@ from handoff.gateway.rasa_client import BotUnavailable, RasaTurn
 from handoff.replay import ReplayConversation, live_service
 from handoff.settings import Settings
 from handoff.tuning.labels import LabelError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

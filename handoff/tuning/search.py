@@ -30,7 +30,7 @@ from pydantic.fields import FieldInfo
 
 from handoff.escalation.policy import EscalationPolicy
 from handoff.tuning.labels import Label
-from handoff.tuning.metrics import evaluate, figures
+from handoff.tuning.metrics import quick_figures
 from handoff.tuning.policy_diff import Path, dotted
 from handoff.tuning.recording import RecordedConversation
 
@@ -177,7 +177,7 @@ def scorer(
     """
 
     def score(policy: EscalationPolicy) -> float:
-        result = figures(evaluate(recordings, labels, policy))
+        result = quick_figures(recordings, labels, policy)
         containment = 1.0 if result.containment is None else result.containment
         recall = 0.0 if result.recall is None else result.recall
         if containment < min_containment:

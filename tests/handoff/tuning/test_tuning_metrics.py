@@ -17,6 +17,7 @@ from handoff.tuning.metrics import (
     figures,
     first_escalation,
     format_by_kind,
+    quick_figures,
     verdict,
 )
 
@@ -81,3 +82,21 @@ def test_every_reason_of_an_outcome_is_explained_with_its_threshold() -> None:
     assert outcome.reasons[0] == "high_frustration"
     assert "threshold 0.75" in outcome.explanation[0]
     assert outcome.to_json()["escalated_at"] == 1
+
+
+def test_a_conversation_kept_says_which_turn_came_closest_and_why() -> None:
+    outcome = evaluate({"w": recorded("w", CALM, WEAK)}, [go("w", 2, 2)], shipped())[0]
+    assert outcome.verdict == MISSED and outcome.reasons == ()
+    assert outcome.explanation[0] == (
+        "not handed over: turn 2 came closest, score 0.5 below escalate_score 1"
+    )
+    assert any("negative polarity 0.85 is at or above the threshold 0.80" in line
+               for line in outcome.explanation)  # fmt: skip
+
+
+def test_quick_figures_count_as_the_full_outcomes_do() -> None:
+    recordings = {"a": recorded("a", CALM, ASKS), "b": recorded("b", WEAK, WEAK)}
+    labels = [stay("a"), go("b", 1, 1)]
+    full = figures(evaluate(recordings, labels, shipped()))
+    quick = quick_figures(recordings, labels, shipped())
+    assert (quick.verdicts, dict(quick.by_kind)) == (full.verdicts, dict(full.by_kind))
