@@ -59,7 +59,7 @@ def add_tune_parser(
         metavar="POLICY.yml",
         help="default: HANDOFF_ESCALATION__POLICY_FILE or data/escalation.yml",
     )
-    tune.add_argument("--trials", type=int, default=400, help="default: %(default)s")
+    tune.add_argument("--trials", type=int, default=1000, help="default: %(default)s")
     tune.add_argument("--seed", type=int, default=0, help="the search's seed; default: %(default)s")
     tune.add_argument("--min-containment", type=float, default=0.97, help="default: %(default)s")
     tune.add_argument("--diff", type=Path, default=reports / "escalation.diff", metavar="OUT.diff",
