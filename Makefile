@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help setup system-deps models demo-db validate test test-unit test-service test-security test-bot \
         test-stories nlu-eval \
-        sentiment-eval bench-sentiment bench-gateway bench-agents run lint clean
+        sentiment-eval bench-sentiment bench-gateway bench-agents escalation-eval run lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ bench-sentiment: models ## Sentiment latency and micro-batched throughput agains
 
 bench-gateway: models ## Per-turn latency through the gateway against straight to Rasa, same run
 	$(PY) -m benchmarks.gateway_bench
+
+escalation-eval: models ## Containment and right-turn recall of the shipped escalation policy, check half
+	$(PY) -m benchmarks.escalation_eval
 
 bench-agents: models ## Brief and agent<->customer relay latency, 500 customers, 50 agents
 	$(PY) -m benchmarks.agents_bench

@@ -72,9 +72,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
+def running_stack(
+    workdir: Path, environment: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """Start the stack on free ports; yields its URLs (and ``channel_token``, the handoff
-    channel's) and stops it (process group) on exit."""
+    channel's) and stops it (process group) on exit. ``environment`` replaces
+    :func:`bench_environment` (a caller that needs the stack's other secrets makes them)."""
     bank_url = f"sqlite:///{workdir / 'demobank.sqlite'}"
     subprocess.run(
         [sys.executable, "-m", "demobank", "seed", "--url", bank_url], check=True, cwd=ROOT
@@ -90,7 +93,7 @@ def running_stack(workdir: Path) -> Iterator[dict[str, str]]:
         "BANK_DATABASE_URL": bank_url,
         "HANDOFF_DATABASE__URL": f"sqlite:///{workdir / 'handoff.sqlite'}",
         "HANDOFF_PATHS__RUN_DIR": str(workdir),
-        **bench_environment(),
+        **(bench_environment() if environment is None else environment),
     }
     log = (workdir / "stack.log").open("wb")
     process = subprocess.Popen(

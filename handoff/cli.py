@@ -12,6 +12,11 @@
 ``handoff replay --input IN.jsonl --output OUT.jsonl``
                    runs recorded conversations through the running Rasa server, the classifier
                    and the escalation engine (see :mod:`handoff.replay`).
+``handoff tune [--recording REC.jsonl] [--trials N] [--diff OUT.diff] ...``
+                   records labelled conversations through the running Rasa server and the
+                   classifier once (or reuses a recording), searches the escalation policy's
+                   numbers offline and writes the proposal as a diff (see
+                   :mod:`handoff.tuning.command`).
 ``handoff train-sentiment [ARGS...]``
                    trains the sentiment model (``training.sentiment.train``) with ARGS.
 ``handoff agents create --username U --name N --teams a,b [--role supervisor] [--capacity N]``
@@ -61,6 +66,7 @@ from handoff.sentiment.reading import SentimentInputError, validate_text
 from handoff.settings import Settings, get_settings, require_safe_start
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.states import AgentRole
+from handoff.tuning.options import add_tune_parser
 
 if TYPE_CHECKING:
     from handoff.sentiment.classifier import SentimentClassifier
@@ -105,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sentiment(settings, args.file, model_dir=args.model)
         if args.command == "replay":
             return run_replay(settings, args.input, args.output)
+        if args.command == "tune":
+            return run_tune_command(settings, args)
         if args.command == "agents":
             return run_agents(settings, args)
         return run_ready(settings)
@@ -169,6 +177,26 @@ def run_replay(settings: Settings, input_path: Path, output_path: Path) -> int:
         return EXIT_NOT_READY
     print(summary.format(), file=sys.stderr)
     return EXIT_OK
+
+
+def run_tune_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``handoff tune``; see :mod:`handoff.tuning.command`.
+
+    Returns ``EXIT_NOT_READY`` when it must record and the services are not up,
+    ``EXIT_BAD_INPUT`` for a conversation, label, split or recording file it cannot use.
+    """
+    from handoff import replay  # torch and Optuna: only for this command
+    from handoff.tuning import command
+    from handoff.tuning.labels import LabelError
+
+    try:
+        return command.run_tune(settings, args)
+    except replay.ReplayNotReady as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return EXIT_NOT_READY
+    except LabelError as exc:
+        print(f"handoff tune: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def run_stack(settings: Settings) -> int:
@@ -489,6 +517,7 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, required=True, metavar="OUT.jsonl", help="one line per turn"
     )
     _add_log_level(replay_parser, default="warning")
+    _add_log_level(add_tune_parser(commands), default="warning")
     _add_agents_parser(commands)
     # Listed for --help only: main() hands everything after the command to the trainer.
     train_parser = commands.add_parser(

@@ -14,12 +14,13 @@ Bad input lines are reported on stderr with their line number and skipped; the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handoff.brief.builder import CustomerInfo
 from handoff.escalation.decision import Tier
-from handoff.escalation.policy import load_escalation_policy
-from handoff.gateway.conversations import ConversationService, TurnResult
+from handoff.escalation.policy import EscalationPolicy, load_escalation_policy
+from handoff.gateway.conversations import Assistant, ConversationService, TurnResult
 from handoff.gateway.hub import ConversationHub
 from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import RasaTurnClient
@@ -162,11 +163,19 @@ async def check_services(settings: Settings, resources: Any) -> None:
         )
 
 
-async def replay(
-    settings: Settings, source: IO[str], output: IO[str], errors: IO[str] = sys.stderr
-) -> ReplaySummary:
-    """Replay every conversation of ``source`` into ``output``; returns the summary."""
-    summary = ReplaySummary()
+@contextlib.asynccontextmanager
+async def live_service(
+    settings: Settings,
+    *,
+    policy: EscalationPolicy | None = None,
+    wrap_assistant: Callable[[Assistant], Assistant] | None = None,
+) -> AsyncIterator[ConversationService]:
+    """The conversation service of the live path on a throwaway SQLite database.
+
+    The running Rasa server, the real sentiment classifier and the engine with ``policy``
+    (default: the configured one); ``wrap_assistant`` may wrap the Rasa client (``handoff tune``
+    records what it answers). Raises :class:`ReplayNotReady` when the services are not up.
+    """
     async with open_resources(settings) as resources:
         await check_services(settings, resources)
         with tempfile.TemporaryDirectory(prefix="handoff-replay-") as scratch:
@@ -174,30 +183,38 @@ async def replay(
             try:
                 await asyncio.to_thread(upgrade_database, engine)
                 channel_token = settings.rasa.channel_token
-                service = ConversationService(
+                assistant: Assistant = RasaTurnClient(
+                    resources.http_client, settings.rasa.url,
+                    token=None if channel_token is None else channel_token.get_secret_value(),
+                    timeout=settings.rasa.request_timeout_seconds,
+                )  # fmt: skip
+                yield ConversationService(
                     store=ConversationStore(engine),
                     hub=ConversationHub(),
-                    assistant=RasaTurnClient(
-                        resources.http_client, settings.rasa.url,
-                        token=None if channel_token is None
-                        else channel_token.get_secret_value(),
-                        timeout=settings.rasa.request_timeout_seconds,
-                    ),
+                    assistant=assistant if wrap_assistant is None else wrap_assistant(assistant),
                     sentiment=BatcherSentimentReader(resources.sentiment),
-                    policy=load_escalation_policy(settings),
+                    policy=load_escalation_policy(settings) if policy is None else policy,
                     presence=PresenceRegistry(),
                     average_handle=timedelta(minutes=settings.gateway.average_handle_minutes),
                     channel="replay",
-                )  # fmt: skip
-                for conversation in read_conversations(source, summary, errors):
-                    results = await replay_conversation(service, conversation, output)
-                    summary.conversations += 1
-                    summary.turns += len(results)
-                    if results and results[-1].state is not ConversationState.BOT:
-                        summary.escalated += 1
-                        decision = results[-1].decision
-                        summary.reasons.update(decision.reason_codes if decision else ["owned"])
-                output.flush()
+                )
             finally:
                 engine.dispose()
+
+
+async def replay(
+    settings: Settings, source: IO[str], output: IO[str], errors: IO[str] = sys.stderr
+) -> ReplaySummary:
+    """Replay every conversation of ``source`` into ``output``; returns the summary."""
+    summary = ReplaySummary()
+    async with live_service(settings) as service:
+        for conversation in read_conversations(source, summary, errors):
+            results = await replay_conversation(service, conversation, output)
+            summary.conversations += 1
+            summary.turns += len(results)
+            if results and results[-1].state is not ConversationState.BOT:
+                summary.escalated += 1
+                decision = results[-1].decision
+                summary.reasons.update(decision.reason_codes if decision else ["owned"])
+        output.flush()
     return summary
