@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # "lawyer" back to the customer helps nobody.
 _NOT_SORTED_OUT = "I haven't been able to sort this out for you"
 _NOT_UNDERSTOOD = "I wasn't able to understand what you need"
-_NOT_HELPED = "I haven't been able to help you the way you needed"
+_NOT_HELPED = "a person can sort this out better than I can"
 _UNHAPPY = "you're unhappy with the service you've had from us, and they can put things right"
 _LEAVING = "you're thinking of leaving us, and they'd like to hear what went wrong"
 _COMPLAINT = "you'd like to make a formal complaint, and they'll record it and give you a reference"

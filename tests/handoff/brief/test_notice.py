@@ -102,7 +102,7 @@ def test_the_assistants_own_reason_is_told_in_plain_words(
 CARE_NOTICES = {
     "complain_about_assistant": (
         "I'm sorry I haven't been much help. I'm passing you to a colleague from our Support "
-        "team because I haven't been able to help you the way you needed."
+        "team because a person can sort this out better than I can."
     ),
     "complain_about_service": (
         "I'm sorry about this. I'm passing you to a colleague from our Support team because "
