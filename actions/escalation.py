@@ -66,6 +66,48 @@ REQUEST_HUMAN = EscalationHint(
     response="utter_handoff_requested",
     headline="Customer asked to talk to a person",
 )
+# The customer is unhappy with us, wants to leave, wants to complain formally or is in money
+# trouble (data/nlu/customer_care.yml): a person takes over at once.
+ASSISTANT_COMPLAINT = EscalationHint(
+    reason="assistant_complaint",
+    category="general",  # the assistant failed, whatever the topic; the engine routes by topic
+    severity=Severity.SEV3,
+    team="general",
+    response="utter_handoff_assistant_complaint",
+    headline="Customer says the assistant is not helping",
+)
+SERVICE_COMPLAINT = EscalationHint(
+    reason="service_complaint",
+    category="relationship",
+    severity=Severity.SEV3,
+    team="relationship",
+    response="utter_handoff_service_complaint",
+    headline="Customer complains about our service",
+)
+LEAVING = EscalationHint(
+    reason="leaving_bank",
+    category="relationship",
+    severity=Severity.SEV3,
+    team="relationship",
+    response="utter_handoff_leaving",
+    headline="Customer is unhappy and says they will leave us",
+)
+FORMAL_COMPLAINT = EscalationHint(
+    reason="formal_complaint",
+    category="compliance",  # complaint-handling rules and deadlines apply from now
+    severity=Severity.SEV2,
+    team="compliance",
+    response="utter_handoff_formal_complaint",
+    headline="Customer wants to make a formal complaint",
+)
+FINANCIAL_HARDSHIP = EscalationHint(
+    reason="financial_hardship",
+    category="relationship",
+    severity=Severity.SEV2,  # a customer who may be vulnerable: priority care
+    team="relationship",
+    response="utter_handoff_hardship",
+    headline="Customer describes financial hardship",
+)
 REPEATED_FALLBACK = EscalationHint(
     reason="repeated_fallback",
     category="technical",
@@ -91,6 +133,11 @@ HINTS_BY_REASON: Mapping[str, EscalationHint] = MappingProxyType(
             POSSIBLE_FRAUD,
             CHURN_RISK,
             REQUEST_HUMAN,
+            ASSISTANT_COMPLAINT,
+            SERVICE_COMPLAINT,
+            LEAVING,
+            FORMAL_COMPLAINT,
+            FINANCIAL_HARDSHIP,
             REPEATED_FALLBACK,
             BOT_ERROR,
         )
@@ -106,6 +153,23 @@ INTENT_ESCALATIONS: Mapping[str, EscalationHint] = MappingProxyType(
         "direct_debit_payment_not_recognised": POSSIBLE_FRAUD,
         "terminate_account": CHURN_RISK,
         "request_human": REQUEST_HUMAN,
+        "complain_about_assistant": ASSISTANT_COMPLAINT,
+        "complain_about_service": SERVICE_COMPLAINT,
+        "leave_bank": LEAVING,
+        "make_formal_complaint": FORMAL_COMPLAINT,
+        "financial_hardship": FINANCIAL_HARDSHIP,
+    }
+)
+
+# The customer-care intents: what the customer feels rather than a task; each is handed over by
+# action_hand_over_with_care with its own acknowledgement.
+CARE_INTENTS: frozenset[str] = frozenset(
+    {
+        "complain_about_assistant",
+        "complain_about_service",
+        "leave_bank",
+        "make_formal_complaint",
+        "financial_hardship",
     }
 )
 

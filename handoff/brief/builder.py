@@ -34,6 +34,7 @@ from handoff.brief.schema import (
     StepOutcome,
     TranscriptMessage,
 )
+from handoff.escalation import reasons as reason_codes
 from handoff.escalation.decision import EscalationDecision, ReasonHit, SlaTargets, Tier
 from handoff.exceptions import HandoffError
 from handoff.sentiment.reading import SentimentReading
@@ -74,7 +75,9 @@ class CustomerInfo:
 ANONYMOUS = CustomerInfo(id=None, name=None, tier=Tier.STANDARD)
 """A customer who is not signed in (anonymous customers get the standard tier's thresholds)."""
 
-# Intents that say nothing about what the customer needs; never chosen as the topic.
+# Intents that say nothing about what the customer needs; never chosen as the topic. The
+# customer-care intents (a complaint, leaving, hardship) say how the customer feels, and the
+# summary's "because" already says so.
 _NO_TOPIC_INTENTS = frozenset(
     {
         "greet",
@@ -86,6 +89,11 @@ _NO_TOPIC_INTENTS = frozenset(
         "request_human",
         "out_of_scope",
         "nlu_fallback",
+        "complain_about_assistant",
+        "complain_about_service",
+        "leave_bank",
+        "make_formal_complaint",
+        "financial_hardship",
     }
 )
 
@@ -139,6 +147,21 @@ _ASSISTANT_REASONS: Mapping[str, str] = MappingProxyType(
         "churn_risk": "the customer wants to close their account",
         "bot_error": "the assistant could not reach the bank's systems",
         "repeated_fallback": "the assistant could not help the customer twice in a row",
+        "assistant_complaint": "the customer says the assistant is not helping",
+        "service_complaint": "the customer complains about our service",
+        "leaving_bank": "the customer says they will leave us",
+        "formal_complaint": "the customer wants to make a formal complaint",
+        "financial_hardship": "the customer describes financial hardship",
+    }
+)
+# What the customer said, by the intent of a risk_intent hit (the policy's risk_intents).
+_RISK_INTENT_REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "complain_about_assistant": "the customer says the assistant is not helping",
+        "complain_about_service": "the customer complains about our service",
+        "leave_bank": "the customer says they will leave us",
+        "make_formal_complaint": "the customer wants to make a formal complaint",
+        "financial_hardship": "the customer describes financial hardship",
     }
 )
 # Modifiers, not triggers (the engine's premium_tier): they explain the severity or the mode,
@@ -471,6 +494,8 @@ def _agent_reason(hit: ReasonHit, tier: Tier) -> str:
         return f"the same topic came up in the customer's last {value:g} turns"
     if code == "repeated_fallback" and _is_number(value) and value != 2:
         return f"the assistant could not help with {value:g} turns in a row"
+    if code == reason_codes.RISK_INTENT:
+        return _risk_intent_reason(hit)
     if code == "risk_phrase" and isinstance(value, str) and value:
         return f'the customer wrote "{value}"'
     if code == "rasa_signal" and isinstance(value, str) and value in _ASSISTANT_REASONS:
@@ -481,6 +506,19 @@ def _agent_reason(hit: ReasonHit, tier: Tier) -> str:
     if known is not None:
         return known
     return _clause(hit.detail) or humanize(code)
+
+
+def _risk_intent_reason(hit: ReasonHit) -> str:
+    # "the customer says they will leave us (leave_bank 0.93, threshold 0.60)": what was
+    # understood, then the figures behind it, as for the other triggers.
+    intent = reason_codes.intent_of(hit.value)
+    if intent is None:
+        return _clause(hit.detail) or humanize(hit.code)
+    said = _RISK_INTENT_REASONS.get(intent, f"the assistant understood {humanize(intent)}")
+    figures = str(hit.value)
+    if _is_number(hit.threshold):
+        figures += f", threshold {hit.threshold:.2f}"
+    return f"{said} ({figures})"
 
 
 def _compared(value: float, threshold: float, name: str) -> str:

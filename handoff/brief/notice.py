@@ -14,16 +14,27 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from handoff.escalation.decision import Category, EscalationDecision, HandoffMode
+from handoff.escalation import reasons
+from handoff.escalation.decision import Category, EscalationDecision, HandoffMode, ReasonHit
 
 logger = logging.getLogger(__name__)
 
 # Completes "... because <phrase>." Keyed by the engine's reason code (handoff/escalation/
 # reasons.py) and by the assistant's own reasons (actions/escalation.py), which the engine
-# reports as the value of a rasa_signal hit. risk_phrase is left to the category on purpose:
-# repeating "fraud" or "lawyer" back to the customer helps nobody.
+# reports as the value of a rasa_signal hit, and by the intent of a risk_intent hit (the
+# policy's risk_intents). risk_phrase is left to the category on purpose: repeating "fraud" or
+# "lawyer" back to the customer helps nobody.
 _NOT_SORTED_OUT = "I haven't been able to sort this out for you"
 _NOT_UNDERSTOOD = "I wasn't able to understand what you need"
+_NOT_HELPED = "a person can sort this out better than I can"
+_UNHAPPY = "you're unhappy with the service you've had from us, and they can put things right"
+_LEAVING = "you're thinking of leaving us, and they'd like to hear what went wrong"
+_COMPLAINT = "you'd like to make a formal complaint, and they'll record it and give you a reference"
+_HARDSHIP = (
+    "you've told me things are difficult financially, and they can talk through the support "
+    "we offer"
+)
+_THANKS_FOR_TELLING = "Thank you for telling me, and I'm sorry you're going through this."
 _REASON_PHRASES: Mapping[str, str] = MappingProxyType(
     {
         "request_human": "you asked to speak to a person",
@@ -38,6 +49,33 @@ _REASON_PHRASES: Mapping[str, str] = MappingProxyType(
         "security_risk": "your card may have been compromised",
         "possible_fraud": "there's a payment you don't recognise",
         "churn_risk": "you'd like to close your account",
+        # The customer-care intents, as understood by the engine and as the assistant's reasons.
+        "complain_about_assistant": _NOT_HELPED,
+        "assistant_complaint": _NOT_HELPED,
+        "complain_about_service": _UNHAPPY,
+        "service_complaint": _UNHAPPY,
+        "leave_bank": _LEAVING,
+        "leaving_bank": _LEAVING,
+        "make_formal_complaint": _COMPLAINT,
+        "formal_complaint": _COMPLAINT,
+        "financial_hardship": _HARDSHIP,
+    }
+)
+# Said before the handoff sentence for the same keys: the customer told us something
+# difficult, so it is acknowledged before they hear who takes over. (The assistant's own
+# acknowledgement is replaced by this notice when it hands over.)
+_SORRY = "I'm sorry about this."
+_OPENINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "complain_about_assistant": "I'm sorry I haven't been much help.",
+        "assistant_complaint": "I'm sorry I haven't been much help.",
+        "complain_about_service": _SORRY,
+        "service_complaint": _SORRY,
+        "leave_bank": _SORRY,
+        "leaving_bank": _SORRY,
+        "make_formal_complaint": "I'm sorry you've had reason to complain.",
+        "formal_complaint": "I'm sorry you've had reason to complain.",
+        "financial_hardship": _THANKS_FOR_TELLING,
     }
 )
 # Codes that explain the severity or the mode rather than the handoff (the engine's
@@ -88,8 +126,11 @@ def customer_notice(
     expected response time and an invitation to leave a message.
     """
     team = _team_phrase(team_display_name)
+    key = _reason_key(decision)
+    opening = _OPENINGS.get(key) if key is not None else None
     sentences = [
-        f"I'm passing you to a colleague from {team} because {_reason_phrase(decision)}.",
+        *([opening] if opening is not None else []),
+        f"I'm passing you to a colleague from {team} because {_reason_phrase(decision, key)}.",
         _MODE_SENTENCES[decision.mode],
     ]
     if agents_available:
@@ -177,11 +218,23 @@ def _team_phrase(display_name: str) -> str:
     return f"our {name}" if name.lower().endswith("team") else f"our {name} team"
 
 
-def _reason_phrase(decision: EscalationDecision) -> str:
+def _reason_key(decision: EscalationDecision) -> str | None:
+    """The key of the phrase tables for the top trigger; None when nothing but modifiers fired."""
     # Only the top trigger: the customer needs one true reason, not the engine's whole list.
     top = next((hit for hit in decision.reasons if hit.code not in _MODIFIER_CODES), None)
-    if top is not None:
-        key = top.value if top.code == _RASA_SIGNAL and isinstance(top.value, str) else top.code
+    return None if top is None else _key_of(top)
+
+
+def _key_of(hit: ReasonHit) -> str:
+    if hit.code == _RASA_SIGNAL and isinstance(hit.value, str):
+        return hit.value
+    if hit.code == reasons.RISK_INTENT:
+        return reasons.intent_of(hit.value) or hit.code
+    return hit.code
+
+
+def _reason_phrase(decision: EscalationDecision, key: str | None) -> str:
+    if key is not None:
         phrase = _REASON_PHRASES.get(key)
         if phrase is not None:
             return phrase

@@ -52,6 +52,7 @@ class _Fired:
     severity: Severity
     category: Category | None
     hard: bool
+    warm: bool = False  # the trigger itself asks for a warm handoff (a risk intent's warm)
 
 
 _Check = Callable[[TurnSignals, Sequence[PastTurn], Tier, EscalationPolicy], list[_Fired]]
@@ -109,12 +110,13 @@ def _fire(
     *,
     severity: Severity | None = None,
     category: Category | None = None,
+    warm: bool = False,
 ) -> list[_Fired]:
     # The policy's rule of the trigger gives weight and hardness; severity and category may be
-    # overridden by the trigger itself (risk phrase groups, the assistant's hint).
+    # overridden by the trigger itself (risk phrase groups, risk intents, the assistant's hint).
     rule = policy.triggers.rule(code)
     hit = ReasonHit(code=code, value=value, threshold=threshold, detail=detail, weight=rule.weight)
-    return [_Fired(hit, severity or rule.severity, category or rule.category, rule.hard)]
+    return [_Fired(hit, severity or rule.severity, category or rule.category, rule.hard, warm)]
 
 
 # --- the triggers ---------------------------------------------------------------------------
@@ -126,6 +128,42 @@ def _request_human(
     if not turn.requested_human:
         return []
     return _fire(policy, reasons.REQUEST_HUMAN, True, None, "the customer asked for a person")
+
+
+def _risk_intents(
+    turn: TurnSignals, turns: Sequence[PastTurn], tier: Tier, policy: EscalationPolicy
+) -> list[_Fired]:
+    # The assistant understood a complaint, an intent to leave, hardship...: said in any words,
+    # where a risk phrase needs the exact ones.
+    rule = None if turn.intent is None else policy.risk_intents.get(turn.intent)
+    if rule is None or turn.intent is None or turn.confidence is None:
+        return []
+    if turn.confidence < rule.min_confidence:
+        return []
+    implies = ", ".join(
+        part
+        for part in (
+            rule.category.value if rule.category is not None else None,
+            rule.severity.value,
+            "warm" if rule.warm else None,
+        )
+        if part is not None
+    )
+    detail = (
+        f"intent {turn.intent} has confidence {turn.confidence:.2f}, at or above the threshold "
+        f"{rule.min_confidence:.2f} (risk intent: {implies})"
+    )
+    value = reasons.intent_value(turn.intent, turn.confidence)
+    return _fire(
+        policy,
+        reasons.RISK_INTENT,
+        value,
+        rule.min_confidence,
+        detail,
+        severity=rule.severity,
+        category=rule.category,
+        warm=rule.warm,
+    )
 
 
 def _risk_phrases(
@@ -282,8 +320,11 @@ def _bot_error(
     return _fire(policy, reasons.BOT_ERROR, turn.bot_error, None, detail)
 
 
+# Order breaks ties of hardness, severity and weight (the sort is stable): a risk intent goes
+# before a risk phrase and the assistant's own signal, as it says best why the customer is here.
 _CHECKS: tuple[_Check, ...] = (
     _request_human,
+    _risk_intents,
     _risk_phrases,
     _rasa_signal,
     _bot_error,
@@ -336,7 +377,8 @@ def _route(
     if turn.rasa is not None and turn.rasa.team not in (None, cell.team):
         notes.append(f"the assistant suggested team {turn.rasa.team}")
     looped = any(f.hit.code == reasons.INTENT_LOOP for f in fired)
-    mode = _mode(turn, tier, severity, looped, policy, notes)
+    asked_warm = [f.hit for f in fired if f.warm]
+    mode = _mode(turn, tier, severity, looped, asked_warm, policy, notes)
     hits = tuple(f.hit for f in fired)
     tier_hit = _tier_hit(tier, base, severity, tier_levels, policy)
     sla = SlaTargets(cell.acknowledge, cell.resolve, cell.customer_update)
@@ -400,11 +442,12 @@ def _mode(
     tier: Tier,
     severity: Severity,
     looped: bool,
+    asked_warm: list[ReasonHit],
     policy: EscalationPolicy,
     notes: list[str],
 ) -> HandoffMode:
     rule = policy.handoff_mode
-    why: list[str] = []
+    why = [f"{hit.code} {hit.value} asks for a warm handoff" for hit in asked_warm]
     if turn.frustration is not None and turn.frustration >= rule.warm_frustration:
         why.append(f"frustration {turn.frustration:.2f} at or above {rule.warm_frustration:.2f}")
     if tier in rule.warm_tiers:

@@ -129,6 +129,7 @@ class Triggers(_Model):
     """One rule per reason code of :mod:`handoff.escalation.reasons` (all required)."""
 
     request_human: TriggerRule
+    risk_intent: TriggerRule
     risk_phrase: TriggerRule
     high_frustration: TriggerRule
     rising_frustration: TriggerRule
@@ -183,6 +184,17 @@ class RiskGroup(_Model):
         by_key = {_normalise_phrase(p): p for p in self.phrases}
         found = (by_key[_normalise_phrase(m.group(0))] for m in self._pattern.finditer(text))
         return tuple(dict.fromkeys(found))
+
+
+class RiskIntent(_Model):
+    """An intent that hands over (``risk_intent``) when understood at least this confidently."""
+
+    min_confidence: Probability
+    severity: Severity
+    # None: the category comes from another trigger or from the customer's topic intent.
+    category: Category | None = None
+    # True: the handoff is warm whatever else holds (a customer who may be vulnerable).
+    warm: bool = False
 
 
 class RasaHints(_Model):
@@ -347,6 +359,9 @@ class EscalationPolicy(_Model):
     thresholds: Thresholds
     triggers: Triggers
     risk_phrases: dict[Name, RiskGroup] = Field(min_length=1)
+    # Intent names are not checked against the assistant's domain: the policy may name an
+    # intent before (or after) the assistant has it, and an absent intent simply never fires.
+    risk_intents: dict[Name, RiskIntent] = Field(default_factory=dict)
     rasa: RasaHints
     severity_boost: SeverityBoost
     handoff_mode: HandoffModeRules
@@ -391,6 +406,18 @@ class EscalationPolicy(_Model):
                         f"risk phrase {phrase!r} is in both groups {owner[key]!r} and {group!r}"
                     )
                 owner[key] = group
+        return self
+
+    @model_validator(mode="after")
+    def _risk_intents_understood(self) -> EscalationPolicy:
+        # An unserved intent means the assistant did not understand the customer, so it cannot
+        # also say what the customer feels; listing one is a mistake in the file.
+        for intent in self.risk_intents:
+            if intent in self.unserved_intents:
+                raise ValueError(
+                    f"risk_intents.{intent}: {intent!r} is an unserved intent, so it says "
+                    "nothing about the customer; remove it from one of the two lists"
+                )
         return self
 
     def is_topic(self, intent: str | None) -> bool:

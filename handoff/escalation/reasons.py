@@ -9,6 +9,10 @@ from __future__ import annotations
 REQUEST_HUMAN = "request_human"
 """The customer asked for a person (the caller sets ``TurnSignals.requested_human``)."""
 
+RISK_INTENT = "risk_intent"
+"""The assistant understood a risk intent of the policy (a complaint, leaving, hardship, ...)
+confidently enough; the hit's value is the intent and its confidence (:func:`intent_value`)."""
+
 RISK_PHRASE = "risk_phrase"
 """The message contains a risk phrase of the policy; the hit's value is the phrase matched."""
 
@@ -44,6 +48,7 @@ PREMIUM_TIER = "premium_tier"
 
 TRIGGER_CODES: tuple[str, ...] = (
     REQUEST_HUMAN,
+    RISK_INTENT,
     RISK_PHRASE,
     HIGH_FRUSTRATION,
     RISING_FRUSTRATION,
@@ -59,3 +64,24 @@ TRIGGER_CODES: tuple[str, ...] = (
 
 REASON_CODES: tuple[str, ...] = (*TRIGGER_CODES, PREMIUM_TIER)
 """Every code a :class:`ReasonHit` can carry."""
+
+
+def intent_value(intent: str, confidence: float) -> str:
+    """The value of a ``risk_intent`` hit: the intent and its confidence, "leave_bank 0.93".
+
+    One string, so that the hit keeps the shape of every other (one value, one threshold); the
+    threshold is the intent's minimum confidence. Intent names never contain a space.
+    """
+    return f"{intent} {confidence:.2f}"
+
+
+def intent_of(value: object) -> str | None:
+    """The intent of a ``risk_intent`` hit's value (see :func:`intent_value`), else ``None``."""
+    if not isinstance(value, str):
+        return None
+    intent, _, confidence = value.strip().rpartition(" ")
+    try:
+        float(confidence)
+    except ValueError:
+        return None
+    return intent or None

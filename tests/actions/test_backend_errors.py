@@ -141,4 +141,4 @@ def test_loading_the_action_package_reads_no_environment_and_builds_no_engine():
     )
 
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "16"
+    assert completed.stdout.strip() == "17"

@@ -228,4 +228,9 @@ def test_escalating_intents():
         "direct_debit_payment_not_recognised": "possible_fraud",
         "terminate_account": "churn_risk",
         "request_human": "request_human",
+        "complain_about_assistant": "assistant_complaint",
+        "complain_about_service": "service_complaint",
+        "leave_bank": "leaving_bank",
+        "make_formal_complaint": "formal_complaint",
+        "financial_hardship": "financial_hardship",
     }

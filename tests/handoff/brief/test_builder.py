@@ -113,6 +113,61 @@ def test_summary_with_one_message_and_no_steps(make_decision: MakeDecision) -> N
     )
 
 
+def test_summary_of_a_risk_intent(make_decision: MakeDecision) -> None:
+    understood = ReasonHit(
+        "risk_intent",
+        "financial_hardship 0.81",
+        0.5,
+        "intent financial_hardship has confidence 0.81, at or above the threshold 0.50",
+        1.0,
+    )
+    signal = ReasonHit("rasa_signal", "financial_hardship", None, "the assistant handed over")
+    summary = summarize(
+        customer=CustomerInfo("cus_1004", None, Tier.STANDARD),
+        transcript=[
+            said(1, "where is my card", "card_arrival", 0.2),
+            said(2, "this has left me unable to pay my rent", "financial_hardship", 0.5),
+        ],
+        decision=make_decision(
+            reasons=(understood, signal), severity=Severity.SEV2, team="relationship"
+        ),
+        attempted_steps=[],
+    )
+    # The topic is still the card: the hardship says how the customer is, not what they need.
+    assert sentences(summary)[0] == (
+        "Standard customer cus_1004 has been asking about card arrival for 2 turns; frustration "
+        "rose from 0.20 to 0.50."
+    )
+    assert sentences(summary)[-1] == (
+        "Escalated to the relationship team as Sev-2 because: the customer describes financial "
+        "hardship (financial_hardship 0.81, threshold 0.50); the assistant handed over as the "
+        "customer describes financial hardship."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "clause"),
+    [
+        ("complain_about_assistant 0.97", "the customer says the assistant is not helping"),
+        ("complain_about_service 0.70", "the customer complains about our service"),
+        ("leave_bank 0.93", "the customer says they will leave us"),
+        ("make_formal_complaint 0.90", "the customer wants to make a formal complaint"),
+        ("asks_for_a_payment_holiday 0.80", "the assistant understood asks for a payment holiday"),
+    ],
+)
+def test_risk_intent_reasons_for_agents(
+    value: str, clause: str, make_decision: MakeDecision
+) -> None:
+    understood = ReasonHit("risk_intent", value, 0.6, "intent ... at or above the threshold", 1.0)
+    summary = summarize(
+        customer=ANA,
+        transcript=[],
+        decision=make_decision(reasons=(understood,)),
+        attempted_steps=[],
+    )
+    assert summary.endswith(f"because: {clause} ({value}, threshold 0.60).")
+
+
 def test_summary_groups_repeated_steps_and_caps_long_lists(make_decision: MakeDecision) -> None:
     steps = [
         step("transfer_status", "info"),

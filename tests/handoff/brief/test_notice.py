@@ -29,6 +29,12 @@ REASON_CODES = [
     "security_risk",
     "possible_fraud",
     "churn_risk",
+    "risk_intent",
+    "assistant_complaint",
+    "service_complaint",
+    "leaving_bank",
+    "formal_complaint",
+    "financial_hardship",
     "legal_threat",
     "xyz_internal_code",
 ]
@@ -91,6 +97,87 @@ def test_the_assistants_own_reason_is_told_in_plain_words(
     )
     assert phrase in notice
     assert assistant_reason not in notice
+
+
+CARE_NOTICES = {
+    "complain_about_assistant": (
+        "I'm sorry I haven't been much help. I'm passing you to a colleague from our Support "
+        "team because a person can sort this out better than I can."
+    ),
+    "complain_about_service": (
+        "I'm sorry about this. I'm passing you to a colleague from our Support team because "
+        "you're unhappy with the service you've had from us, and they can put things right."
+    ),
+    "leave_bank": (
+        "I'm sorry about this. I'm passing you to a colleague from our Support team because "
+        "you're thinking of leaving us, and they'd like to hear what went wrong."
+    ),
+    "make_formal_complaint": (
+        "I'm sorry you've had reason to complain. I'm passing you to a colleague from our "
+        "Support team because you'd like to make a formal complaint, and they'll record it and "
+        "give you a reference."
+    ),
+    "financial_hardship": (
+        "Thank you for telling me, and I'm sorry you're going through this. I'm passing you to "
+        "a colleague from our Support team because you've told me things are difficult "
+        "financially, and they can talk through the support we offer."
+    ),
+}
+# The assistant's reason for each customer-care intent (actions/escalation.py).
+CARE_REASONS = {
+    "complain_about_assistant": "assistant_complaint",
+    "complain_about_service": "service_complaint",
+    "leave_bank": "leaving_bank",
+    "make_formal_complaint": "formal_complaint",
+    "financial_hardship": "financial_hardship",
+}
+
+
+@pytest.mark.parametrize("intent", sorted(CARE_NOTICES))
+def test_a_risk_intent_is_acknowledged_then_explained(
+    intent: str, make_decision: MakeDecision
+) -> None:
+    understood = ReasonHit("risk_intent", f"{intent} 0.93", 0.6, "intent ... at or above", 1.0)
+    signal = ReasonHit("rasa_signal", "request_human", None, "the assistant handed over", 1.0)
+    notice = customer_notice(
+        decision=make_decision(reasons=(understood, signal)),
+        team_display_name="Support",
+        queue_position=2,
+        wait_estimate=timedelta(minutes=5),
+        agents_available=True,
+    )
+    assert notice.startswith(CARE_NOTICES[intent] + " ")
+    assert intent not in notice and "0.93" not in notice
+
+
+@pytest.mark.parametrize("intent", sorted(CARE_NOTICES))
+def test_the_assistants_care_reason_reads_as_its_intent(
+    intent: str, make_decision: MakeDecision
+) -> None:
+    signal = ReasonHit("rasa_signal", CARE_REASONS[intent], None, "the assistant handed over")
+    notice = customer_notice(
+        decision=make_decision(reasons=(signal,)),
+        team_display_name="Support",
+        queue_position=None,
+        wait_estimate=None,
+        agents_available=True,
+    )
+    assert notice.startswith(CARE_NOTICES[intent] + " ")
+
+
+def test_an_unknown_risk_intent_falls_back_to_the_category(make_decision: MakeDecision) -> None:
+    understood = ReasonHit("risk_intent", "asks_for_a_payment_holiday 0.80", 0.7, "intent ...")
+    notice = customer_notice(
+        decision=make_decision(reasons=(understood,), category=Category.RELATIONSHIP),
+        team_display_name="Relationship",
+        queue_position=None,
+        wait_estimate=None,
+        agents_available=True,
+    )
+    assert notice.startswith(
+        "I'm passing you to a colleague from our Relationship team because this is best "
+        "handled by a person."
+    )
 
 
 def test_a_risk_phrase_is_never_repeated_back(make_decision: MakeDecision) -> None:

@@ -424,6 +424,111 @@ TRIGGERS = {
             "detail": "the assistant failed on this turn: Rasa unreachable: timed out after 10 s",
         },
     ),
+    "risk_intent-leave_bank": Case(
+        turn(text="I'll find a bank that actually helps", intent="leave_bank", confidence=0.93),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV3,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=36,
+        mode=HandoffMode.COLD,
+        first={
+            "value": "leave_bank 0.93",
+            "threshold": 0.60,
+            "detail": "intent leave_bank has confidence 0.93, at or above the threshold 0.60 "
+            "(risk intent: relationship, sev3)",
+        },
+    ),
+    "risk_intent-at-threshold": Case(
+        turn(intent="leave_bank", confidence=0.60),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV3,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=36,
+        mode=HandoffMode.COLD,
+        first={"value": "leave_bank 0.60", "threshold": 0.60},
+    ),
+    "risk_intent-below-threshold": Case(
+        turn(intent="leave_bank", confidence=0.59), escalate=False, codes=()
+    ),
+    "risk_intent-no-confidence": Case(
+        turn(intent="leave_bank", confidence=None), escalate=False, codes=()
+    ),
+    "risk_intent-service-complaint": Case(
+        turn(text="nobody ever calls me back", intent="complain_about_service", confidence=0.88),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV3,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=36,
+        mode=HandoffMode.COLD,
+        first={"value": "complain_about_service 0.88"},
+    ),
+    "risk_intent-formal-complaint": Case(
+        turn(text="I'd like to lodge a complaint", intent="make_formal_complaint", confidence=0.9),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV2,
+        category=Category.COMPLIANCE,
+        team="compliance",
+        priority=26,
+        mode=HandoffMode.COLD,
+        first={
+            "value": "make_formal_complaint 0.90",
+            "detail": "intent make_formal_complaint has confidence 0.90, at or above the "
+            "threshold 0.60 (risk intent: compliance, sev2)",
+        },
+    ),
+    "risk_intent-hardship-is-priority-care": Case(
+        turn(
+            text="this has left me unable to pay my rent",
+            intent="financial_hardship",
+            confidence=0.81,
+        ),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV2,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=26,
+        mode=HandoffMode.WARM,  # the policy's warm: true, with nothing else warm here
+        first={
+            "value": "financial_hardship 0.81",
+            "threshold": 0.50,
+            "detail": "intent financial_hardship has confidence 0.81, at or above the threshold "
+            "0.50 (risk intent: relationship, sev2, warm)",
+        },
+    ),
+    "risk_intent-hardship-has-a-lower-bar": Case(
+        turn(intent="financial_hardship", confidence=0.52),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV2,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=26,
+        mode=HandoffMode.WARM,
+    ),
+    "risk_intent-assistant-complaint-goes-by-topic": Case(
+        turn(text="you're not listening to me", intent="complain_about_assistant", confidence=0.97),
+        history=(past(intent="Refund_not_showing_up"),),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV3,
+        category=Category.BILLING,  # no category of its own: the refund the customer asked about
+        team="disputes",
+        priority=36,
+        mode=HandoffMode.COLD,
+        first={
+            "value": "complain_about_assistant 0.97",
+            "detail": "intent complain_about_assistant has confidence 0.97, at or above the "
+            "threshold 0.60 (risk intent: sev3)",
+        },
+    ),
     "nothing": Case(turn(), escalate=False, codes=(), score=0.0),
     "nothing-measured": Case(TurnSignals(), escalate=False, codes=(), score=0.0),
 }
@@ -714,6 +819,74 @@ COMBINATIONS = {
         mode=HandoffMode.WARM,
         score=2.0,
     ),
+    "risk-intent-and-the-assistants-own-handoff": Case(
+        turn(
+            intent="leave_bank",
+            confidence=0.91,
+            rasa=RasaSignal("leaving_bank", "relationship", Severity.SEV3, "relationship"),
+        ),
+        escalate=True,
+        codes=("risk_intent", "rasa_signal"),
+        severity=Severity.SEV3,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=36,
+        mode=HandoffMode.COLD,
+        score=2.0,
+        first={"value": "leave_bank 0.91"},
+    ),
+    "formal-complaint-by-intent-phrase-and-assistant": Case(
+        turn(
+            text="I want to make a formal complaint",
+            intent="make_formal_complaint",
+            confidence=0.95,
+            rasa=RasaSignal("formal_complaint", "compliance", Severity.SEV2, "compliance"),
+        ),
+        escalate=True,
+        codes=("risk_intent", "risk_phrase", "rasa_signal"),
+        severity=Severity.SEV2,
+        category=Category.COMPLIANCE,
+        team="compliance",
+        priority=26,
+        mode=HandoffMode.COLD,
+        first={"value": "make_formal_complaint 0.95"},
+    ),
+    "fraud-phrase-outranks-a-service-complaint": Case(
+        turn(text="your service let a scam through", intent="complain_about_service"),
+        escalate=True,
+        codes=("risk_phrase", "risk_intent"),
+        severity=Severity.SEV1,
+        category=Category.SECURITY,
+        team="security",
+        priority=16,
+        mode=HandoffMode.WARM,
+        first={"value": "scam"},
+    ),
+    "assistant-complaint-with-the-assistants-hint": Case(
+        turn(
+            intent="complain_about_assistant",
+            rasa=RasaSignal("assistant_complaint", "general", Severity.SEV3, "general"),
+        ),
+        history=(past(intent="Refund_not_showing_up"),),
+        escalate=True,
+        codes=("risk_intent", "rasa_signal"),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,  # the hint's general support, as in data/escalation.yml
+        team="general",
+        priority=36,
+        mode=HandoffMode.COLD,
+    ),
+    "premium-hardship-stays-at-the-ceiling": Case(
+        turn(intent="financial_hardship", confidence=0.9),
+        tier=Tier.PREMIUM,
+        escalate=True,
+        codes=("risk_intent", "premium_tier"),
+        severity=Severity.SEV2,  # premium +1 would be sev1, above the ceiling sev2
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=20,
+        mode=HandoffMode.WARM,
+    ),
 }
 
 
@@ -844,6 +1017,47 @@ def test_risk_phrases_come_from_the_policy(raw_policy: dict[str, Any]) -> None:
     assert decision.reason_codes == ("risk_phrase",)
     assert decision.reasons[0].value == "the newspaper"
     assert (decision.severity, decision.team) == (Severity.SEV2, "relationship")
+
+
+def test_risk_intent_notes_say_why_warm(policy: EscalationPolicy) -> None:
+    decision = decide(
+        turn(intent="financial_hardship", confidence=0.81), (), Tier.STANDARD, policy, NOW
+    )
+
+    assert decision.notes[-1] == (
+        "warm handoff: risk_intent financial_hardship 0.81 asks for a warm handoff"
+    )
+
+
+def test_risk_intents_come_from_the_policy(raw_policy: dict[str, Any]) -> None:
+    rule = {"min_confidence": 0.8, "category": "billing", "severity": "sev2"}
+    policy = _variant(raw_policy, {"risk_intents": {"transaction_charged_twice": rule}})
+
+    unsure = decide(
+        turn(intent="transaction_charged_twice", confidence=0.79), (), Tier.STANDARD, policy, NOW
+    )
+    sure = decide(
+        turn(intent="transaction_charged_twice", confidence=0.8), (), Tier.STANDARD, policy, NOW
+    )
+
+    assert unsure.reason_codes == ()
+    assert sure.reason_codes == ("risk_intent",)
+    assert (sure.reasons[0].value, sure.reasons[0].threshold) == (
+        "transaction_charged_twice 0.80",
+        0.8,
+    )
+    assert (sure.severity, sure.team, sure.mode) == (Severity.SEV2, "disputes", HandoffMode.COLD)
+
+
+def test_risk_intent_weight_comes_from_the_trigger(raw_policy: dict[str, Any]) -> None:
+    # A support lead may make risk intents soft: then one alone no longer hands over.
+    soft = {"weight": 0.5, "hard": False, "severity": "sev3"}
+    policy = _variant(raw_policy, {"triggers": {"risk_intent": soft}})
+
+    decision = decide(turn(intent="leave_bank", confidence=0.9), (), Tier.STANDARD, policy, NOW)
+
+    assert decision.reason_codes == ("risk_intent",)
+    assert (decision.escalate, decision.score) == (False, 0.5)
 
 
 def test_escalate_score_is_configurable(raw_policy: dict[str, Any]) -> None:

@@ -81,6 +81,7 @@ def test_shipped_triggers_cover_every_code_and_hard_ones(policy: EscalationPolic
 
     assert hard == {
         reasons.REQUEST_HUMAN,
+        reasons.RISK_INTENT,
         reasons.RISK_PHRASE,
         reasons.RASA_SIGNAL,
         reasons.BOT_ERROR,
@@ -99,6 +100,43 @@ def test_conversational_intents_never_count_as_topics(policy: EscalationPolicy) 
     assert not policy.is_topic("out_of_scope")
     assert not policy.is_topic(None)
     assert policy.is_topic("card_arrival")
+    for intent in policy.risk_intents:
+        assert not policy.is_topic(intent), intent
+
+
+def test_shipped_risk_intents(policy: EscalationPolicy) -> None:
+    shipped = {
+        intent: (rule.min_confidence, rule.category, rule.severity, rule.warm)
+        for intent, rule in policy.risk_intents.items()
+    }
+
+    assert shipped == {
+        "complain_about_assistant": (0.60, None, Severity.SEV3, False),
+        "complain_about_service": (0.60, Category.RELATIONSHIP, Severity.SEV3, False),
+        "leave_bank": (0.60, Category.RELATIONSHIP, Severity.SEV3, False),
+        "make_formal_complaint": (0.60, Category.COMPLIANCE, Severity.SEV2, False),
+        "financial_hardship": (0.50, Category.RELATIONSHIP, Severity.SEV2, True),
+    }
+
+
+def test_risk_intents_may_name_any_intent(tmp_path: Path, raw_policy: dict[str, Any]) -> None:
+    # The policy may be edited before the assistant learns an intent; it never fires until then.
+    raw_policy["risk_intents"]["asks_for_a_mortgage_holiday"] = {
+        "min_confidence": 0.7,
+        "severity": "sev2",
+    }
+    path = tmp_path / "escalation.yml"
+    path.write_text(yaml.safe_dump(raw_policy, sort_keys=False), encoding="utf-8")
+
+    assert load_policy(path).risk_intents["asks_for_a_mortgage_holiday"].category is None
+
+
+def test_risk_intents_are_optional(tmp_path: Path, raw_policy: dict[str, Any]) -> None:
+    del raw_policy["risk_intents"]
+    path = tmp_path / "escalation.yml"
+    path.write_text(yaml.safe_dump(raw_policy, sort_keys=False), encoding="utf-8")
+
+    assert load_policy(path).risk_intents == {}
 
 
 @pytest.mark.parametrize(
@@ -324,6 +362,42 @@ def _set(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
             _set(5, "priority", "severity", "sev3"),
             "points must rise from sev1 to sev4",
             id="priority-not-rising",
+        ),
+        pytest.param(
+            _set(1.2, "risk_intents", "leave_bank", "min_confidence"),
+            "risk_intents.leave_bank.min_confidence: Input should be less than or equal to 1",
+            id="risk-intent-confidence-above-1",
+        ),
+        pytest.param(
+            _set("urgent", "risk_intents", "financial_hardship", "severity"),
+            "risk_intents.financial_hardship.severity: Input should be 'sev1', 'sev2', 'sev3' "
+            "or 'sev4'",
+            id="risk-intent-unknown-severity",
+        ),
+        pytest.param(
+            _set("complaints", "risk_intents", "make_formal_complaint", "category"),
+            "risk_intents.make_formal_complaint.category: Input should be 'technical'",
+            id="risk-intent-unknown-category",
+        ),
+        pytest.param(
+            _set(0.6, "risk_intents", "leave_bank", "min_confidance"),
+            "risk_intents.leave_bank.min_confidance: Extra inputs are not permitted",
+            id="risk-intent-misspelt-key",
+        ),
+        pytest.param(
+            _delete("risk_intents", "leave_bank", "min_confidence"),
+            "risk_intents.leave_bank.min_confidence: Field required",
+            id="risk-intent-without-confidence",
+        ),
+        pytest.param(
+            _set({"min_confidence": 0.5, "severity": "sev3"}, "risk_intents", "nlu_fallback"),
+            "risk_intents.nlu_fallback: 'nlu_fallback' is an unserved intent",
+            id="risk-intent-that-is-unserved",
+        ),
+        pytest.param(
+            _delete("triggers", "risk_intent"),
+            "triggers.risk_intent: Field required",
+            id="missing-risk-intent-trigger",
         ),
         pytest.param(_set(2, "version"), "version: Input should be 1", id="unknown-version"),
         pytest.param(
