@@ -203,8 +203,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     Sizing: with the bottom 4 layers cached, an example costs about 14 ms of one core's time
     (5.7 caching + 8.6 the step; ``benchmarks/sentiment_train_levers.py``), a full fine-tune
     30 ms. The default mix of about 23,000 examples (the in-domain train split once, samples of
-    the public sets) keeps loading, training and calibrating near 3 minutes on two cores here,
-    so that a machine three times slower stays inside 15 minutes.
+    the public sets) is estimated at about 3 minutes of loading, training and calibrating on two
+    idle cores here, so that a machine three times slower stays inside 15 minutes.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=repo_root() / "models" / "sentiment")
