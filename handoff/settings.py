@@ -236,17 +236,17 @@ class SentimentSettings(_Group):
         default="auto",
         description=(
             "Number format of the network: auto = bfloat16 on CPUs with native bfloat16 "
-            "(AMX, AVX512-BF16), else float32; int8 = dynamic quantisation (less accurate). "
-            "The ONNX runtime runs float32 only."
+            "(AMX, AVX512-BF16), else float32, and float32 in the ONNX runtime; int8 = dynamic "
+            "quantisation (less accurate). The ONNX runtime runs float32 and int8."
         ),
     )
     runtime: Literal["auto", "onnx", "torch"] = Field(
         default="auto",
         description=(
-            "What runs the network: onnx = ONNX Runtime on the folder's model.onnx (written "
-            "by `make models`); torch = the weights in torch; auto = onnx when the folder "
-            "holds an export of its current weights and the precision is auto or float32, "
-            "else torch."
+            "What runs the network: onnx = ONNX Runtime on the folder's export (model.onnx, "
+            "model.int8.onnx for int8; written by `make models`); torch = the weights in "
+            "torch; auto = onnx when the folder holds an export of its current weights in the "
+            "precision asked for, else torch."
         ),
     )
 

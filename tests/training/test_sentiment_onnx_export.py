@@ -14,6 +14,7 @@ from handoff.sentiment.model import CustomerSentimentModel, SentimentConfig
 from handoff.sentiment.onnx_network import (
     INPUT_NAMES,
     ONNX_FILE,
+    ONNX_INT8_FILE,
     OUTPUT_NAMES,
     OnnxSentimentNetwork,
     exported_weights_digest,
@@ -50,8 +51,9 @@ def test_export_lands_beside_the_weights_with_their_fingerprint(
     model_dir: Path, exported: Path
 ) -> None:
     assert exported == model_dir / ONNX_FILE
-    assert exported_weights_digest(exported) == weights_digest(model_dir)
-    assert not list(model_dir.glob(".*partial"))  # the scratch file is gone
+    for path in (exported, model_dir / ONNX_INT8_FILE):
+        assert exported_weights_digest(path) == weights_digest(model_dir)
+    assert not list(model_dir.glob(".*partial"))  # the scratch files are gone
 
 
 def test_export_has_named_dynamic_batch_and_token_axes(exported: Path) -> None:
@@ -98,8 +100,8 @@ def test_export_that_differs_from_torch_is_not_kept(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_quantized_variant_runs(exported: Path, tmp_path: Path) -> None:
-    quantized = onnx_export.quantize_int8(exported, tmp_path / "model.int8.onnx")
+def test_quantized_variant_runs(exported: Path) -> None:
+    quantized = exported.with_name(ONNX_INT8_FILE)
 
     graph = onnx.load(str(quantized)).graph
     assert any(node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for node in graph.node)

@@ -135,12 +135,31 @@ def test_auto_runs_the_export_in_float32(tiny_onnx_sentiment_model: Path) -> Non
     assert classifier.runtime is Runtime.ONNX
 
 
+def test_int8_runs_the_quantised_export(tiny_onnx_sentiment_model: Path) -> None:
+    assert resolve_runtime("auto", "int8", tiny_onnx_sentiment_model) == (
+        Runtime.ONNX,
+        Precision.INT8,
+    )
+    full = SentimentClassifier.load(tiny_onnx_sentiment_model, threads=1, runtime="onnx")
+    quantized = SentimentClassifier.load(
+        tiny_onnx_sentiment_model, threads=1, runtime="onnx", precision="int8"
+    )
+
+    assert quantized.precision is Precision.INT8
+    assert quantized.network.session is not full.network.session  # type: ignore[attr-defined]
+    # Random weights say nothing about accuracy (measured on the trained model); the readings
+    # must still be probabilities near float32's.
+    for a, b in zip(full.score(MESSAGES), quantized.score(MESSAGES), strict=True):
+        assert sum(b.scores.values()) == pytest.approx(1.0)
+        assert b.scores == pytest.approx(a.scores, abs=0.05)
+
+
 def test_auto_runs_torch_for_other_precisions_or_without_an_export(
     tiny_onnx_sentiment_model: Path, tiny_sentiment_model: Path
 ) -> None:
-    assert resolve_runtime("auto", "int8", tiny_onnx_sentiment_model) == (
+    assert resolve_runtime("auto", "bfloat16", tiny_onnx_sentiment_model) == (
         Runtime.TORCH,
-        Precision.INT8,
+        Precision.BFLOAT16,
     )
     assert resolve_runtime("auto", "float32", tiny_sentiment_model) == (
         Runtime.TORCH,
@@ -160,7 +179,7 @@ def test_onnx_without_an_export_says_how_to_make_one(tiny_sentiment_model: Path)
 
 
 def test_onnx_refuses_a_precision_it_does_not_run(tiny_onnx_sentiment_model: Path) -> None:
-    with pytest.raises(ValueError, match="float32 only"):
+    with pytest.raises(ValueError, match="float32 and int8, not bfloat16"):
         resolve_runtime("onnx", "bfloat16", tiny_onnx_sentiment_model)
 
 
@@ -169,8 +188,9 @@ def test_a_stale_export_is_refused_or_skipped(
 ) -> None:
     folder = stale_copy(tiny_onnx_sentiment_model, tmp_path)
 
-    with pytest.raises(StaleExportError, match="retrained"):
-        SentimentClassifier.load(folder, threads=1, runtime="onnx")
+    for precision in ("float32", "int8"):
+        with pytest.raises(StaleExportError, match="retrained"):
+            SentimentClassifier.load(folder, threads=1, runtime="onnx", precision=precision)
     with caplog.at_level(logging.WARNING):
         assert resolve_runtime("auto", "float32", folder)[0] is Runtime.TORCH
     assert "not of the weights beside it" in caplog.text
