@@ -236,8 +236,8 @@ class SentimentSettings(_Group):
         default="auto",
         description=(
             "Number format of the network: auto = bfloat16 on CPUs with native bfloat16 "
-            "(AMX, AVX512-BF16), else float32, and float32 in the ONNX runtime; int8 = dynamic "
-            "quantisation (less accurate). The ONNX runtime runs float32 and int8."
+            "(AMX, AVX512-BF16), else float32, and int8 in the ONNX runtime; int8 = dynamic "
+            "quantisation (in torch: less accurate). The ONNX runtime runs int8 and float32."
         ),
     )
     runtime: Literal["auto", "onnx", "torch"] = Field(

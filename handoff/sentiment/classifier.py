@@ -48,10 +48,10 @@ class Precision(StrEnum):
     ``auto`` picks ``bfloat16`` on a CPU with native bfloat16 matrix units (Intel AMX or
     AVX512-BF16), where it is measured faster at every batch size and scores the dev sets
     within a tenth of a point of ``float32`` (``make sentiment-eval``), and ``float32``
-    elsewhere, where bfloat16 is emulated and slow; in ONNX Runtime, ``auto`` is ``float32``.
-    ``int8`` is dynamic int8 quantisation of the linear layers: faster for one message, but in
-    torch it loses more than a point of accuracy (ONNX Runtime's int8 export loses less; see
-    :class:`Runtime`).
+    elsewhere, where bfloat16 is emulated and slow; in ONNX Runtime, ``auto`` is ``int8`` (see
+    :class:`Runtime`). ``int8`` is dynamic int8 quantisation of the linear layers: faster for
+    one message; in torch it loses more than a point of accuracy, in ONNX Runtime less than
+    half a point.
     """
 
     AUTO = "auto"
@@ -64,17 +64,17 @@ class Runtime(StrEnum):
     """What runs the network.
 
     ``onnx`` is ONNX Runtime on the exports written next to the weights by ``make models``
-    (or ``python -m training.sentiment.onnx_export``): ``model.onnx`` in float32, which
-    ``auto`` precision means there, and ``model.int8.onnx``, dynamically quantised. ``torch``
-    runs the weights themselves in any :class:`Precision`. ``auto`` is ``onnx`` when the
-    folder holds an export of its current weights in the precision asked for, else ``torch``.
+    (or ``python -m training.sentiment.onnx_export``): ``model.onnx`` in float32 and
+    ``model.int8.onnx``, dynamically quantised, which ``auto`` precision means there.
+    ``torch`` runs the weights themselves in any :class:`Precision`. ``auto`` is ``onnx``
+    when the folder holds an export of its current weights in the precision asked for, else
+    ``torch``.
 
-    Measured on this project's 2-core CPU (``make bench-sentiment``): ONNX Runtime float32
-    scores one message in about a third of torch float32's time, faster than torch bfloat16
-    on this AVX512-BF16 CPU, with the same readings (logits within 1e-5), so ``auto`` prefers
-    it. Its int8 export is about twice as fast again and loses under a point on the main dev
-    metrics (``python -m training.sentiment.onnx_export --evaluate``), where torch's int8
-    loses 8.5 on frustration F1; it stays opt-in (``precision int8``): float32 is exact.
+    Measured on this project's 2-core CPU (``make bench-sentiment``, same run): ONNX Runtime
+    float32 scores one message in 0.3 to 0.5 of torch float32's time, with the same readings
+    (logits within 1e-5); its int8 export in 0.15 to 0.3, faster than every torch precision
+    including bfloat16, and it loses under half a point on the main dev metrics (``python -m
+    training.sentiment.onnx_export --evaluate``; torch's int8 loses 8.5 on frustration F1).
     """
 
     AUTO = "auto"
@@ -148,40 +148,45 @@ def resolve_runtime(
 ) -> tuple[Runtime, Precision]:
     """The concrete runtime and precision for ``model_dir`` on this machine.
 
-    ONNX Runtime runs float32 (``auto``) and int8. Raises ``ValueError`` for ``onnx`` with
-    bfloat16, ``FileNotFoundError`` for ``onnx`` without the export of that precision and
+    ONNX Runtime runs int8 and float32; ``auto`` precision there is the int8 export, or the
+    float32 one when there is no int8 export. Raises ``ValueError`` for ``onnx`` with
+    bfloat16, ``FileNotFoundError`` for ``onnx`` without an export of that precision and
     :class:`StaleExportError` for ``onnx`` with an outdated one.
     """
     runtime, precision = Runtime(runtime), Precision(precision)
     if runtime is Runtime.TORCH:
         return runtime, resolve_precision(precision)
-    onnx_precision = ONNX_PRECISIONS.get(precision)
-    if runtime is Runtime.ONNX:
-        if onnx_precision is None:
+    choices = ONNX_PRECISIONS.get(precision)
+    if choices is None:
+        if runtime is Runtime.ONNX:
             raise ValueError(
-                f"the ONNX runtime runs float32 and int8, not {precision.value}: set the "
-                "precision to auto, float32 or int8, or the runtime to torch"
+                f"the ONNX runtime runs int8 and float32, not {precision.value}: set the "
+                "precision to auto, int8 or float32, or the runtime to torch"
             )
-        check_onnx_export(model_dir, onnx_precision)
-        return Runtime.ONNX, onnx_precision
-    if onnx_precision is not None:
+        return Runtime.TORCH, resolve_precision(precision)
+    problems: list[OSError] = []
+    for choice in choices:
         try:
-            check_onnx_export(model_dir, onnx_precision)
-        except FileNotFoundError:
-            pass  # no export: torch, as before exports existed
-        except StaleExportError as exc:
-            logger.warning("%s; running the weights with torch", exc)
+            check_onnx_export(model_dir, choice)
+        except OSError as exc:  # missing or stale
+            problems.append(exc)
         else:
-            return Runtime.ONNX, onnx_precision
+            return Runtime.ONNX, choice
+    stale = [problem for problem in problems if isinstance(problem, StaleExportError)]
+    if runtime is Runtime.ONNX:
+        raise stale[0] if stale else problems[-1]
+    for problem in stale:
+        logger.warning("%s; running the weights with torch", problem)
     return Runtime.TORCH, resolve_precision(precision)
 
 
 ONNX_PRECISIONS = {
-    Precision.AUTO: Precision.FLOAT32,
-    Precision.FLOAT32: Precision.FLOAT32,
-    Precision.INT8: Precision.INT8,
+    Precision.AUTO: (Precision.INT8, Precision.FLOAT32),
+    Precision.FLOAT32: (Precision.FLOAT32,),
+    Precision.INT8: (Precision.INT8,),
 }
-"""What each precision setting runs in ONNX Runtime; bfloat16 has no ONNX export."""
+"""The exports each precision setting may run in ONNX Runtime, first found first; bfloat16
+has none."""
 
 
 def check_onnx_export(model_dir: Path, precision: Precision = Precision.FLOAT32) -> None:
@@ -280,7 +285,8 @@ class SentimentClassifier:
         than cores only adds contention. ``precision`` is the number format (see
         :class:`Precision`; ``auto`` is resolved for this CPU and runtime); ``token_budget``
         defaults to the measured best for that precision. Raises ``OSError`` when the folder
-        does not hold a model, or ONNX Runtime is asked for and there is no current export.
+        does not hold a model, or ONNX Runtime is asked for and there is no current export,
+        and ``ValueError`` for ONNX Runtime in bfloat16.
         """
         model_dir = Path(model_dir)
         if not model_dir.is_dir():

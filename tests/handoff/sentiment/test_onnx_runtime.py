@@ -24,7 +24,7 @@ from handoff.sentiment.classifier import (
     StaleExportError,
     resolve_runtime,
 )
-from handoff.sentiment.onnx_network import ONNX_FILE, OnnxSentimentNetwork
+from handoff.sentiment.onnx_network import ONNX_FILE, ONNX_INT8_FILE, OnnxSentimentNetwork
 from handoff.sentiment.reading import SentimentReading
 from handoff.settings import SentimentSettings
 
@@ -125,14 +125,25 @@ def test_onnx_network_fills_absent_segment_ids(tiny_onnx_sentiment_model: Path) 
 # --- choosing the runtime -------------------------------------------------------------------
 
 
-def test_auto_runs_the_export_in_float32(tiny_onnx_sentiment_model: Path) -> None:
-    for precision in ("auto", "float32"):
-        assert resolve_runtime("auto", precision, tiny_onnx_sentiment_model) == (
-            Runtime.ONNX,
-            Precision.FLOAT32,
-        )
-    classifier = SentimentClassifier.load(tiny_onnx_sentiment_model, threads=1)
-    assert classifier.runtime is Runtime.ONNX
+def test_auto_runs_the_export_of_the_precision(tiny_onnx_sentiment_model: Path) -> None:
+    model = tiny_onnx_sentiment_model
+    for runtime in ("auto", "onnx"):
+        assert resolve_runtime(runtime, "auto", model) == (Runtime.ONNX, Precision.INT8)
+        assert resolve_runtime(runtime, "float32", model) == (Runtime.ONNX, Precision.FLOAT32)
+    classifier = SentimentClassifier.load(model, threads=1)
+    assert (classifier.runtime, classifier.precision) == (Runtime.ONNX, Precision.FLOAT32)
+
+
+def test_auto_precision_falls_back_to_the_float32_export(
+    tiny_onnx_sentiment_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "float32-only"
+    shutil.copytree(tiny_onnx_sentiment_model, folder)
+    (folder / ONNX_INT8_FILE).unlink()
+
+    assert resolve_runtime("auto", "auto", folder) == (Runtime.ONNX, Precision.FLOAT32)
+    with pytest.raises(FileNotFoundError, match=ONNX_INT8_FILE):
+        resolve_runtime("onnx", "int8", folder)
 
 
 def test_int8_runs_the_quantised_export(tiny_onnx_sentiment_model: Path) -> None:
@@ -179,7 +190,7 @@ def test_onnx_without_an_export_says_how_to_make_one(tiny_sentiment_model: Path)
 
 
 def test_onnx_refuses_a_precision_it_does_not_run(tiny_onnx_sentiment_model: Path) -> None:
-    with pytest.raises(ValueError, match="float32 and int8, not bfloat16"):
+    with pytest.raises(ValueError, match="int8 and float32, not bfloat16"):
         resolve_runtime("onnx", "bfloat16", tiny_onnx_sentiment_model)
 
 
@@ -188,11 +199,11 @@ def test_a_stale_export_is_refused_or_skipped(
 ) -> None:
     folder = stale_copy(tiny_onnx_sentiment_model, tmp_path)
 
-    for precision in ("float32", "int8"):
+    for precision in ("auto", "float32", "int8"):
         with pytest.raises(StaleExportError, match="retrained"):
             SentimentClassifier.load(folder, threads=1, runtime="onnx", precision=precision)
     with caplog.at_level(logging.WARNING):
-        assert resolve_runtime("auto", "float32", folder)[0] is Runtime.TORCH
+        assert resolve_runtime("auto", "auto", folder)[0] is Runtime.TORCH
     assert "not of the weights beside it" in caplog.text
 
 
