@@ -6,7 +6,7 @@ Steps, each keyed by a hash of its inputs (see `model_cache`):
 2. the MiniLM encoder exported to ONNX (`models/encoder/`);
 3. the Rasa model (`models/assistant-<key>.tar.gz`), trained in the Rasa environment;
 4. the sentiment and frustration classifier (`models/sentiment/`), fine-tuned from MiniLM,
-   with its ONNX export (`models/sentiment/model.onnx`).
+   with its ONNX exports (`models/sentiment/model.onnx`, `model.int8.onnx`).
 """
 
 from __future__ import annotations
