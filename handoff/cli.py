@@ -260,6 +260,7 @@ def _load_classifier(settings: Settings, model_dir: Path) -> SentimentClassifier
         threads=settings.sentiment.threads,
         max_length=settings.sentiment.max_length,
         precision=settings.sentiment.precision,
+        runtime=settings.sentiment.runtime,
     )
 
 

@@ -230,7 +230,11 @@ class SentimentProbe(DependencyProbe):
             raise DependencyUnavailable(
                 self.name, f"cannot score: {type(exc).__name__}: {exc}"
             ) from exc
-        return f"model {self._sentiment.model_dir.name} loaded"
+        detail = f"model {self._sentiment.model_dir.name} loaded"
+        classifier = self._sentiment.classifier
+        if classifier is None:
+            return detail
+        return f"{detail} ({classifier.runtime.value}, {classifier.precision.value})"
 
 
 def default_probes(settings: Settings, resources: Resources) -> list[Probe]:

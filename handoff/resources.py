@@ -178,6 +178,7 @@ def load_classifier(settings: SentimentSettings) -> SentimentClassifier:
         threads=settings.threads,
         max_length=settings.max_length,
         precision=settings.precision,
+        runtime=settings.runtime,
     )
 
 

@@ -217,7 +217,9 @@ class SentimentSettings(_Group):
         description="A save_pretrained folder of CustomerSentimentModel and its tokenizer.",
     )
     threads: int = Field(
-        default=2, ge=1, description="torch intra-op threads for the whole process."
+        default=2,
+        ge=1,
+        description="Intra-op threads of the runtime (torch's: for the whole process).",
     )
     max_length: int = Field(
         default=128, ge=8, le=512, description="Tokens per message; longer ones are truncated."
@@ -234,7 +236,17 @@ class SentimentSettings(_Group):
         default="auto",
         description=(
             "Number format of the network: auto = bfloat16 on CPUs with native bfloat16 "
-            "(AMX, AVX512-BF16), else float32; int8 = dynamic quantisation (less accurate)."
+            "(AMX, AVX512-BF16), else float32, and int8 in the ONNX runtime; int8 = dynamic "
+            "quantisation (in torch: less accurate). The ONNX runtime runs int8 and float32."
+        ),
+    )
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description=(
+            "What runs the network: onnx = ONNX Runtime on the folder's export (model.onnx, "
+            "model.int8.onnx for int8; written by `make models`); torch = the weights in "
+            "torch; auto = onnx when the folder holds an export of its current weights in the "
+            "precision asked for, else torch."
         ),
     )
 

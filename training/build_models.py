@@ -5,7 +5,8 @@ Steps, each keyed by a hash of its inputs (see `model_cache`):
    `var/eval/`), regenerated every time because it takes a second and is deterministic;
 2. the MiniLM encoder exported to ONNX (`models/encoder/`);
 3. the Rasa model (`models/assistant-<key>.tar.gz`), trained in the Rasa environment;
-4. the sentiment and frustration classifier (`models/sentiment/`), fine-tuned from MiniLM.
+4. the sentiment and frustration classifier (`models/sentiment/`), fine-tuned from MiniLM,
+   with its ONNX exports (`models/sentiment/model.onnx`, `model.int8.onnx`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SENTIMENT_CODE = (
     "training/sentiment/*.py",
     "handoff/sentiment/model.py",
+    "handoff/sentiment/onnx_network.py",
     # the in-domain corpus: its messages and the mapping of public rows (public_sources.yml)
     "data/sentiment/**/*.tsv",
     "data/sentiment/*.yml",
@@ -168,7 +170,7 @@ def build_sentiment_model(paths: BuildPaths) -> Path:
         paths,
         f"sentiment-{key[:16]}",
         "sentiment model: fine-tuning (inputs changed or first build)",
-        lambda out: _train_sentiment(paths, out),
+        lambda out: _train_and_export_sentiment(paths, out),
     )
     target = paths.models / "sentiment"
     place(cached, target)
@@ -190,6 +192,14 @@ def _train_sentiment(paths: BuildPaths, out: Path) -> None:
         cwd=paths.root,
         check=True,
     )
+
+
+def _train_and_export_sentiment(paths: BuildPaths, out: Path) -> None:
+    _train_sentiment(paths, out)
+    # The service runs this export (HANDOFF_SENTIMENT__RUNTIME=auto); cached with the weights.
+    from training.sentiment.onnx_export import export_sentiment_onnx
+
+    export_sentiment_onnx(out)
 
 
 def _train_rasa(paths: BuildPaths, cached: Path) -> float:

@@ -47,3 +47,18 @@ def trained_sentiment_model() -> Path:
     if not (TRAINED_SENTIMENT_MODEL / "config.json").is_file():
         pytest.skip(f"no trained sentiment model at {TRAINED_SENTIMENT_MODEL} (make models)")
     return TRAINED_SENTIMENT_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_sentiment_model(
+    tiny_sentiment_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of the tiny model's folder with its ONNX export (``model.onnx``) beside it."""
+    import shutil
+
+    from training.sentiment.onnx_export import export_sentiment_onnx
+
+    folder = tmp_path_factory.mktemp("tiny-sentiment-onnx") / "sentiment"
+    shutil.copytree(tiny_sentiment_model, folder)
+    export_sentiment_onnx(folder)
+    return folder

@@ -308,7 +308,8 @@ def test_the_sentiment_model_is_loaded_once_at_start_up(
     for body in (first, second):
         check = next(c for c in body["checks"] if c["name"] == "sentiment")
         assert check["ok"], check["detail"]
-        assert check["detail"] == f"model {tiny_sentiment_model.name} loaded"
+        # No ONNX export in the tiny model's folder: torch, in the precision this CPU gets.
+        assert check["detail"].startswith(f"model {tiny_sentiment_model.name} loaded (torch, ")
 
 
 def test_openapi_docs_are_served(ready_app: TestClient) -> None:

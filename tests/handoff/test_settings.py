@@ -53,6 +53,7 @@ def test_defaults() -> None:
     assert settings.sentiment.max_batch == 64
     assert settings.sentiment.max_wait_ms == 1.0
     assert settings.sentiment.precision == "auto"
+    assert settings.sentiment.runtime == "auto"
 
 
 def test_environment_overrides_nested_values(
@@ -73,6 +74,7 @@ def test_environment_overrides_nested_values(
     monkeypatch.setenv("HANDOFF_SENTIMENT__THREADS", "4")
     monkeypatch.setenv("HANDOFF_SENTIMENT__MAX_WAIT_MS", "2.5")
     monkeypatch.setenv("HANDOFF_SENTIMENT__PRECISION", "int8")
+    monkeypatch.setenv("HANDOFF_SENTIMENT__RUNTIME", "torch")
 
     settings = Settings()
 
@@ -94,6 +96,7 @@ def test_environment_overrides_nested_values(
     assert settings.sentiment.threads == 4
     assert settings.sentiment.max_wait_ms == 2.5
     assert settings.sentiment.precision == "int8"
+    assert settings.sentiment.runtime == "torch"
     # Values not overridden keep their defaults.
     assert settings.sentiment.max_batch == 64
     assert settings.paths.models_dir == REPO / "models"
@@ -143,6 +146,7 @@ def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch
         ("sentiment", {"max_wait_ms": -1}),
         ("sentiment", {"max_length": 4}),
         ("sentiment", {"precision": "float16"}),
+        ("sentiment", {"runtime": "tensorrt"}),
         ("server", {"prot": 8001}),  # a misspelt key is refused, not ignored
         ("limits", {"customer_messages_burst": 0}),
         ("limits", {"new_conversations_per_minute": 0}),
