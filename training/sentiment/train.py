@@ -235,7 +235,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tweeteval-emotion", type=int, default=2000, help="-1 = all")
     parser.add_argument("--tweeteval-irony", type=int, default=1000, help="-1 = all")
     parser.add_argument(
-        "--in-domain-repeat", type=int, default=1,
+        "--in-domain-repeat", type=int, default=2,
         help="copies of the in-domain corpus's train split in the mix",
     )  # fmt: skip
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0 = all epochs)")
