@@ -140,7 +140,7 @@ ONNX_EXPORT_COMMAND = "python -m training.sentiment.onnx_export --model {model_d
 
 
 class StaleExportError(OSError):
-    """The folder's ``model.onnx`` was exported from other weights than the ones beside it."""
+    """The folder's ONNX export was made from other weights than the ones beside it."""
 
 
 def resolve_runtime(
