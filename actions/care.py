@@ -1,8 +1,9 @@
-"""The customer is unhappy with us, wants to leave, wants to complain formally or is in money
-trouble: acknowledge it and hand over straight away.
+"""The customer is unhappy with us, wants to leave, wants to complain formally, is in money
+trouble or reports fraud on their account: acknowledge it and hand over straight away.
 
-One action for the five customer-care intents (``CARE_INTENTS``); the intent picks the hint, and
-the hint picks the acknowledgement the customer reads and the reason the handoff service gets.
+One action for the five customer-care intents and report_fraud (``HAND_OVER_AT_ONCE_INTENTS``);
+the intent picks the hint, and the hint picks the acknowledgement the customer reads and the
+reason the handoff service gets.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from rasa_sdk.types import DomainDict
 
 from actions.attempted_steps import previous_steps
 from actions.conversation import latest_intent
-from actions.escalation import CARE_INTENTS, REQUEST_HUMAN, escalation_for_intent
+from actions.escalation import HAND_OVER_AT_ONCE_INTENTS, REQUEST_HUMAN, escalation_for_intent
 from actions.handoff_signal import escalate
 
 logger = logging.getLogger(__name__)
 
 
 class ActionHandOverWithCare(Action):
-    """Escalate with the hint of the customer-care intent; the payload carries the steps so far."""
+    """Escalate with the hint of the intent; the payload carries the steps so far."""
 
     def name(self) -> str:
         """The action's name in the domain."""
@@ -32,11 +33,12 @@ class ActionHandOverWithCare(Action):
     def run(  # sync: nothing here waits on I/O
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Acknowledge how the customer feels, say a colleague takes over, send the signal."""
+        """Acknowledge what the customer said, say a colleague takes over, send the signal."""
         reading = latest_intent(tracker)
-        hint = escalation_for_intent(reading.name) if reading.name in CARE_INTENTS else None
+        served = reading.name in HAND_OVER_AT_ONCE_INTENTS
+        hint = escalation_for_intent(reading.name) if served else None
         if hint is None:
-            # Only the rules of the care intents run this action, so another intent means the
+            # Only the rules of those intents run this action, so another intent means the
             # rules and this list disagree. The customer still reaches a person.
             logger.warning("%s ran after intent %r", self.name(), reading.name)
             hint = REQUEST_HUMAN

@@ -108,6 +108,17 @@ FINANCIAL_HARDSHIP = EscalationHint(
     response="utter_handoff_hardship",
     headline="Customer describes financial hardship",
 )
+# The customer reports fraud on their account rather than on a card (data/nlu/security.yml):
+# someone else in the account, phishing, a scam. Money or credentials are at risk now, so the
+# security team at once; nothing for the assistant to freeze first.
+FRAUD_REPORT = EscalationHint(
+    reason="fraud_report",
+    category="security",
+    severity=Severity.SEV1,
+    team="security",
+    response="utter_handoff_fraud",
+    headline="Customer reports fraud, a scam or someone else in their account",
+)
 REPEATED_FALLBACK = EscalationHint(
     reason="repeated_fallback",
     category="technical",
@@ -138,6 +149,7 @@ HINTS_BY_REASON: Mapping[str, EscalationHint] = MappingProxyType(
             LEAVING,
             FORMAL_COMPLAINT,
             FINANCIAL_HARDSHIP,
+            FRAUD_REPORT,
             REPEATED_FALLBACK,
             BOT_ERROR,
         )
@@ -158,6 +170,7 @@ INTENT_ESCALATIONS: Mapping[str, EscalationHint] = MappingProxyType(
         "leave_bank": LEAVING,
         "make_formal_complaint": FORMAL_COMPLAINT,
         "financial_hardship": FINANCIAL_HARDSHIP,
+        "report_fraud": FRAUD_REPORT,
     }
 )
 
@@ -172,6 +185,10 @@ CARE_INTENTS: frozenset[str] = frozenset(
         "financial_hardship",
     }
 )
+
+# Intents handed over at once by action_hand_over_with_care, each with its own acknowledgement:
+# the customer-care intents and a report of fraud on the account.
+HAND_OVER_AT_ONCE_INTENTS: frozenset[str] = CARE_INTENTS | {"report_fraud"}
 
 
 def escalation_for_intent(intent: str | None) -> EscalationHint | None:

@@ -137,6 +137,7 @@ _OUTCOME_WORDS: Mapping[StepOutcome, str] = MappingProxyType(
         StepOutcome.NOT_FOUND: "not found",
     }
 )
+_FRAUD_REPORTED = "the customer reports fraud, a scam or someone else in their account"
 # Why the assistant handed over (its own reason codes, actions/escalation.py), for agents. The
 # engine reports them as the value of a rasa_signal hit; older signals used them as codes.
 _ASSISTANT_REASONS: Mapping[str, str] = MappingProxyType(
@@ -152,6 +153,7 @@ _ASSISTANT_REASONS: Mapping[str, str] = MappingProxyType(
         "leaving_bank": "the customer says they will leave us",
         "formal_complaint": "the customer wants to make a formal complaint",
         "financial_hardship": "the customer describes financial hardship",
+        "fraud_report": _FRAUD_REPORTED,
     }
 )
 # What the customer said, by the intent of a risk_intent hit (the policy's risk_intents).
@@ -162,6 +164,7 @@ _RISK_INTENT_REASONS: Mapping[str, str] = MappingProxyType(
         "leave_bank": "the customer says they will leave us",
         "make_formal_complaint": "the customer wants to make a formal complaint",
         "financial_hardship": "the customer describes financial hardship",
+        "report_fraud": _FRAUD_REPORTED,
     }
 )
 # Modifiers, not triggers (the engine's premium_tier): they explain the severity or the mode,

@@ -35,6 +35,12 @@ _HARDSHIP = (
     "we offer"
 )
 _THANKS_FOR_TELLING = "Thank you for telling me, and I'm sorry you're going through this."
+_FRAUD = "you've told me about possible fraud, and they can protect your account"
+# Said first, before anything about queues: what the customer must not do while they wait.
+_FRAUD_OPENING = (
+    "I'm sorry, this could be fraud: please don't share any more codes or passwords, or send "
+    "any more money, while you wait."
+)
 _REASON_PHRASES: Mapping[str, str] = MappingProxyType(
     {
         "request_human": "you asked to speak to a person",
@@ -59,6 +65,9 @@ _REASON_PHRASES: Mapping[str, str] = MappingProxyType(
         "make_formal_complaint": _COMPLAINT,
         "formal_complaint": _COMPLAINT,
         "financial_hardship": _HARDSHIP,
+        # A report of fraud on the account, as understood by the engine and as the reason.
+        "report_fraud": _FRAUD,
+        "fraud_report": _FRAUD,
     }
 )
 # Said before the handoff sentence for the same keys: the customer told us something
@@ -76,6 +85,8 @@ _OPENINGS: Mapping[str, str] = MappingProxyType(
         "make_formal_complaint": "I'm sorry you've had reason to complain.",
         "formal_complaint": "I'm sorry you've had reason to complain.",
         "financial_hardship": _THANKS_FOR_TELLING,
+        "report_fraud": _FRAUD_OPENING,
+        "fraud_report": _FRAUD_OPENING,
     }
 )
 # Codes that explain the severity or the mode rather than the handoff (the engine's

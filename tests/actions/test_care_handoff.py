@@ -1,4 +1,5 @@
-"""The customer-care intents: acknowledged, then handed over at once with their own reason."""
+"""The customer-care intents and report_fraud: acknowledged, then handed over at once with their
+own reason."""
 
 from __future__ import annotations
 
@@ -48,6 +49,14 @@ CARE = {
         "sev2",
         "relationship",
         "Customer describes financial hardship",
+    ),
+    "report_fraud": (
+        "utter_handoff_fraud",
+        "fraud_report",
+        "security",
+        "sev1",
+        "security",
+        "Customer reports fraud, a scam or someone else in their account",
     ),
 }
 

@@ -8,7 +8,7 @@ import yaml
 from rasa_sdk.executor import ActionExecutor
 
 from actions.base import AccountAction, general_response_for
-from actions.escalation import CARE_INTENTS, HINTS_BY_REASON
+from actions.escalation import CARE_INTENTS, HAND_OVER_AT_ONCE_INTENTS, HINTS_BY_REASON
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_rules_map_each_account_intent_to_its_action():
     expected = {intent: [action.name()] for action in ACCOUNT_ACTIONS for intent in action.intents}
     expected["request_human"] = ["action_request_human"]
     expected["nlu_fallback"] = ["action_handle_fallback"]
-    expected |= {intent: ["action_hand_over_with_care"] for intent in CARE_INTENTS}
+    expected |= {intent: ["action_hand_over_with_care"] for intent in HAND_OVER_AT_ONCE_INTENTS}
 
     assert mapping == expected
 
@@ -61,6 +61,13 @@ def test_care_intents_exist_in_the_domain_and_the_nlu_data():
     assert intents >= CARE_INTENTS
     # The file also draws the border of terminate_account (leaving and asking for the closure).
     assert examples == CARE_INTENTS | {"terminate_account"}
+
+
+def test_report_fraud_exists_in_the_domain_and_the_nlu_data():
+    intents = set(_load("bot/domain/intents.yml")["intents"])
+    examples = {block["intent"] for block in _load("data/nlu/security.yml")["nlu"]}
+    assert "report_fraud" in intents
+    assert examples == {"report_fraud"}
 
 
 def test_account_intents_exist_in_the_domain():

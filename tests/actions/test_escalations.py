@@ -233,4 +233,5 @@ def test_escalating_intents():
         "leave_bank": "leaving_bank",
         "make_formal_complaint": "formal_complaint",
         "financial_hardship": "financial_hardship",
+        "report_fraud": "fraud_report",
     }

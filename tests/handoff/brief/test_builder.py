@@ -145,6 +145,36 @@ def test_summary_of_a_risk_intent(make_decision: MakeDecision) -> None:
     )
 
 
+def test_summary_of_a_fraud_report(make_decision: MakeDecision) -> None:
+    understood = ReasonHit(
+        "risk_intent",
+        "report_fraud 0.88",
+        0.6,
+        "intent report_fraud has confidence 0.88, at or above the threshold 0.60",
+        1.0,
+    )
+    signal = ReasonHit("rasa_signal", "fraud_report", None, "the assistant handed over")
+    summary = summarize(
+        customer=CustomerInfo("cus_1004", None, Tier.STANDARD),
+        transcript=[
+            said(
+                1, "a caller said he was from the bank and I read him the code", "report_fraud", 0.3
+            )
+        ],
+        decision=make_decision(
+            reasons=(understood, signal), severity=Severity.SEV1, team="security"
+        ),
+        attempted_steps=[],
+    )
+    # Unlike the customer-care intents, the fraud is the customer's issue: it is the topic.
+    assert sentences(summary)[0].startswith("Standard customer cus_1004 asked about report fraud")
+    assert sentences(summary)[-1] == (
+        "Escalated to the security team as Sev-1 because: the customer reports fraud, a scam or "
+        "someone else in their account (report_fraud 0.88, threshold 0.60); the assistant "
+        "handed over as the customer reports fraud, a scam or someone else in their account."
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "clause"),
     [

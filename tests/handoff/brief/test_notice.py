@@ -35,6 +35,7 @@ REASON_CODES = [
     "leaving_bank",
     "formal_complaint",
     "financial_hardship",
+    "fraud_report",
     "legal_threat",
     "xyz_internal_code",
 ]
@@ -122,6 +123,12 @@ CARE_NOTICES = {
         "a colleague from our Support team because you've told me things are difficult "
         "financially, and they can talk through the support we offer."
     ),
+    # Not a customer-care intent, but acknowledged first too: what not to do while waiting.
+    "report_fraud": (
+        "I'm sorry, this could be fraud: please don't share any more codes or passwords, or "
+        "send any more money, while you wait. I'm passing you to a colleague from our Support "
+        "team because you've told me about possible fraud, and they can protect your account."
+    ),
 }
 # The assistant's reason for each customer-care intent (actions/escalation.py).
 CARE_REASONS = {
@@ -130,6 +137,7 @@ CARE_REASONS = {
     "leave_bank": "leaving_bank",
     "make_formal_complaint": "formal_complaint",
     "financial_hardship": "financial_hardship",
+    "report_fraud": "fraud_report",
 }
 
 

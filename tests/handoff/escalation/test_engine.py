@@ -503,6 +503,32 @@ TRIGGERS = {
             "0.50 (risk intent: relationship, sev2, warm)",
         },
     ),
+    "risk_intent-fraud-report-goes-to-security-at-sev1": Case(
+        # No risk phrase in the words: only the intent says this is fraud.
+        turn(
+            text="a caller said he was from the bank and I read him the code",
+            intent="report_fraud",
+            confidence=0.88,
+        ),
+        escalate=True,
+        codes=("risk_intent",),
+        severity=Severity.SEV1,
+        category=Category.SECURITY,
+        team="security",
+        priority=16,
+        mode=HandoffMode.WARM,  # sev1 is always warm (handoff_mode.warm_severities)
+        first={
+            "value": "report_fraud 0.88",
+            "threshold": 0.60,
+            "detail": "intent report_fraud has confidence 0.88, at or above the threshold "
+            "0.60 (risk intent: security, sev1)",
+        },
+    ),
+    "risk_intent-fraud-report-below-its-bar": Case(
+        turn(text="someone rang me about my account", intent="report_fraud", confidence=0.55),
+        escalate=False,
+        codes=(),
+    ),
     "risk_intent-hardship-has-a-lower-bar": Case(
         turn(intent="financial_hardship", confidence=0.52),
         escalate=True,

@@ -100,8 +100,11 @@ def test_conversational_intents_never_count_as_topics(policy: EscalationPolicy) 
     assert not policy.is_topic("out_of_scope")
     assert not policy.is_topic(None)
     assert policy.is_topic("card_arrival")
-    for intent in policy.risk_intents:
+    # The customer-care risk intents say how the customer feels, not what about ...
+    for intent in set(policy.risk_intents) - {"report_fraud"}:
         assert not policy.is_topic(intent), intent
+    # ... while a report of fraud is the customer's issue, as compromised_card is.
+    assert policy.is_topic("report_fraud")
 
 
 def test_shipped_risk_intents(policy: EscalationPolicy) -> None:
@@ -116,6 +119,7 @@ def test_shipped_risk_intents(policy: EscalationPolicy) -> None:
         "leave_bank": (0.60, Category.RELATIONSHIP, Severity.SEV3, False),
         "make_formal_complaint": (0.60, Category.COMPLIANCE, Severity.SEV2, False),
         "financial_hardship": (0.50, Category.RELATIONSHIP, Severity.SEV2, True),
+        "report_fraud": (0.60, Category.SECURITY, Severity.SEV1, False),
     }
 
 
@@ -156,6 +160,7 @@ def test_risk_intents_are_optional(tmp_path: Path, raw_policy: dict[str, Any]) -
         ("compromised_card", Category.SECURITY),
         ("lost_or_stolen_card", Category.SECURITY),
         ("lost_or_stolen_phone", Category.SECURITY),
+        ("report_fraud", Category.SECURITY),
         ("terminate_account", Category.RELATIONSHIP),
         ("verify_my_identity", Category.COMPLIANCE),
         ("unable_to_verify_identity", Category.COMPLIANCE),
