@@ -53,7 +53,7 @@ def tune(inputs: dict[str, Path], tmp_path: Path, *extra: str) -> int:
         "tune", "--conversations", str(inputs["c.jsonl"]), "--labels", str(inputs["l.jsonl"]),
         "--split", str(tmp_path / "split.json"), "--recording", str(inputs["rec.jsonl"]),
         "--policy", str(inputs["policy.yml"]), "--diff", str(tmp_path / "out.diff"),
-        "--trials", "40", "--min-containment", "1.0", *extra,
+        "--trials", "150", "--min-containment", "1.0", *extra,
     ])  # fmt: skip
 
 
