@@ -448,10 +448,9 @@ def postprocess(
             f"{polarity_logits.shape[0]} texts x {len(auxiliary_heads)} heads"
         )
     labels = [id2label[i] for i in range(len(id2label))]
-    temperatures = temperatures or {}
-    head_temperatures = np.array([temperatures.get(name, 1.0) for name in auxiliary_heads])
-    probabilities = softmax(polarity_logits / temperatures.get("polarity", 1.0))
-    head_probabilities = sigmoid(auxiliary_logits / head_temperatures)
+    probabilities, head_probabilities = calibrated_probabilities(
+        polarity_logits, auxiliary_logits, auxiliary_heads, temperatures or {}
+    )
     frustration_column = list(auxiliary_heads).index(FRUSTRATION)
     irony_column = list(auxiliary_heads).index(IRONY) if IRONY in auxiliary_heads else None
     return [
@@ -463,6 +462,24 @@ def postprocess(
         )
         for row, heads in zip(probabilities, head_probabilities, strict=True)
     ]
+
+
+def calibrated_probabilities(
+    polarity_logits: np.ndarray,
+    auxiliary_logits: np.ndarray,
+    auxiliary_heads: Sequence[str],
+    temperatures: Mapping[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polarity and head probabilities, each head's logits divided by its temperature first.
+
+    ``temperatures`` is keyed by ``"polarity"`` or the head name; a head left out keeps 1. The
+    evaluation scores these same probabilities, so its figures are the runtime's.
+    """
+    head_temperatures = np.array([temperatures.get(name, 1.0) for name in auxiliary_heads])
+    return (
+        softmax(polarity_logits / temperatures.get("polarity", 1.0)),
+        sigmoid(auxiliary_logits / head_temperatures),
+    )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

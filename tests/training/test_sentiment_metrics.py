@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from handoff.sentiment.classifier import sigmoid, softmax
 from training.sentiment import evaluate
 from training.sentiment.data import GoEmotionsRow, SentimentExample
 from training.sentiment.evaluate import Logits, Predictions
@@ -44,10 +45,10 @@ def test_expected_calibration_error() -> None:
 
 
 def test_softmax_and_sigmoid() -> None:
-    assert evaluate.softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])) == pytest.approx(
+    assert softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])) == pytest.approx(
         np.array([[0.5, 0.5], [1.0, 0.0]])
     )
-    assert evaluate.sigmoid(np.array([0.0])) == pytest.approx([0.5])
+    assert sigmoid(np.array([0.0])) == pytest.approx([0.5])
 
 
 def test_goemotions_negative_vs_rest_counts_mixed_comments_as_negative() -> None:
@@ -97,10 +98,10 @@ def test_drops_in_points_covers_the_main_metrics() -> None:
 def test_calibrated_divides_each_head_by_its_temperature() -> None:
     logits = Logits(np.array([[2.0, 0.0, 0.0]]), np.array([[2.0, -4.0]]))
     plain = evaluate.calibrated(logits, {})
-    assert plain.auxiliary == pytest.approx(evaluate.sigmoid(np.array([[2.0, -4.0]])))
+    assert plain.auxiliary == pytest.approx(sigmoid(np.array([[2.0, -4.0]])))
     scaled = evaluate.calibrated(logits, {"polarity": 2.0, "frustration": 2.0, "irony": 4.0})
-    assert scaled.polarity == pytest.approx(evaluate.softmax(np.array([[1.0, 0.0, 0.0]])))
-    assert scaled.auxiliary == pytest.approx(evaluate.sigmoid(np.array([[1.0, -1.0]])))
+    assert scaled.polarity == pytest.approx(softmax(np.array([[1.0, 0.0, 0.0]])))
+    assert scaled.auxiliary == pytest.approx(sigmoid(np.array([[1.0, -1.0]])))
 
 
 def test_score_in_domain_reports_calibration_on_the_report_part_only() -> None:

@@ -36,7 +36,11 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from handoff.sentiment.classifier import Precision, convert_model
+from handoff.sentiment.classifier import (
+    Precision,
+    calibrated_probabilities,
+    convert_model,
+)
 from handoff.sentiment.model import AUXILIARY_HEADS, CustomerSentimentModel
 from handoff.settings import get_settings, repo_root
 from training.sentiment import calibration, corpus, data
@@ -112,18 +116,6 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
     return float(ece)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, numerically stable."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Element-wise logistic function."""
-    return 1.0 / (1.0 + np.exp(-logits))
-
-
 # --------------------------------------------------------------------------- inference
 
 
@@ -145,10 +137,8 @@ class Logits:
 
 def calibrated(logits: Logits, temperatures: dict[str, float]) -> Predictions:
     """Probabilities after dividing each head's logits by its temperature (missing: 1)."""
-    aux_t = np.array([temperatures.get(name, 1.0) for name in AUXILIARY_HEADS])
     return Predictions(
-        softmax(logits.polarity / temperatures.get("polarity", 1.0)),
-        sigmoid(logits.auxiliary / aux_t),
+        *calibrated_probabilities(logits.polarity, logits.auxiliary, AUXILIARY_HEADS, temperatures)
     )
 
 
