@@ -169,7 +169,7 @@ _RISK_INTENT_REASONS: Mapping[str, str] = MappingProxyType(
 )
 # Modifiers, not triggers (the engine's premium_tier): they explain the severity or the mode,
 # not why the conversation was handed over, so the summary's "because" leaves them out.
-_MODIFIER_CODES = frozenset({"premium_tier"})
+_MODIFIER_CODES = frozenset(reason_codes.MODIFIER_CODES)
 _MAX_STEP_GROUPS = 4
 _MAX_REASONS = 3
 # A change in frustration smaller than this, first message to last, reads as "stayed around".
@@ -495,6 +495,8 @@ def _agent_reason(hit: ReasonHit, tier: Tier) -> str:
         return f"the customer's last {value:g} turns were negative"
     if code == "intent_loop" and _is_number(value):
         return f"the same topic came up in the customer's last {value:g} turns"
+    if code == reason_codes.UNRESOLVED_FRUSTRATION and numbers:
+        return f"the customer was frustrated ({value:.2f}) and the assistant's answer did not help"
     if code == "repeated_fallback" and _is_number(value) and value != 2:
         return f"the assistant could not help with {value:g} turns in a row"
     if code == reason_codes.RISK_INTENT:

@@ -49,6 +49,7 @@ _REASON_PHRASES: Mapping[str, str] = MappingProxyType(
         "negative_polarity": _NOT_SORTED_OUT,
         "sustained_negative": _NOT_SORTED_OUT,
         "intent_loop": _NOT_SORTED_OUT,
+        "unresolved_frustration": _NOT_SORTED_OUT,
         "repeated_fallback": _NOT_UNDERSTOOD,
         "low_confidence": _NOT_UNDERSTOOD,
         "bot_error": "I can't reach our banking systems right now",
@@ -91,7 +92,7 @@ _OPENINGS: Mapping[str, str] = MappingProxyType(
 )
 # Codes that explain the severity or the mode rather than the handoff (the engine's
 # premium_tier): never the reason the customer is given.
-_MODIFIER_CODES = frozenset({"premium_tier"})
+_MODIFIER_CODES = frozenset(reasons.MODIFIER_CODES)
 _RASA_SIGNAL = "rasa_signal"
 
 # For a reason code the table above does not know: the category still says something true.

@@ -9,7 +9,9 @@ How a decision is made (the policy file ``data/escalation.yml`` holds every numb
 
 1. Each trigger is checked; the ones that fire are sorted strongest first (hard ones, then
    the more severe, then the heavier).
-2. Escalate when a hard trigger fired or the fired weights add up to ``escalate_score``.
+2. Escalate when a hard trigger fired or the fired weights add up to ``escalate_score``,
+   unless the assistant answers first: it understood the question of a customer who was not
+   frustrated before, and only the tone triggers the policy holds would hand over.
 3. Severity: the most severe trigger's, raised for the tier and very high frustration.
 4. Category: from the strongest trigger that implies one, else the customer's topic intent.
 5. Team and service levels from the matrix; priority from severity and tier; warm or cold.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from handoff.escalation import reasons
@@ -86,11 +88,20 @@ def decide(
     fired = sorted(
         (f for check in _CHECKS for f in check(turn, turns, tier, policy)), key=_strength
     )
-    score = round(sum(f.hit.weight for f in fired), _DECIMALS)
+    score = _score(fired)
     hits = tuple(f.hit for f in fired)
     if not (any(f.hard for f in fired) or score >= policy.escalate_score):
         return EscalationDecision(escalate=False, reasons=hits, score=score, decided_at=now)
+    answered = _answer_first(fired, turn, turns, tier, policy)
+    if answered is not None:
+        kept, held_hits = answered
+        hits = (*(f.hit for f in kept), *held_hits)
+        return EscalationDecision(escalate=False, reasons=hits, score=_score(kept), decided_at=now)
     return _route(fired, turn, turns, tier, policy, now, score)
+
+
+def _score(fired: Sequence[_Fired]) -> float:
+    return round(sum(f.hit.weight for f in fired), _DECIMALS)
 
 
 def _strength(fired: _Fired) -> tuple[bool, int, float]:
@@ -320,6 +331,29 @@ def _bot_error(
     return _fire(policy, reasons.BOT_ERROR, turn.bot_error, None, detail)
 
 
+def _unresolved_frustration(
+    turn: TurnSignals, turns: Sequence[PastTurn], tier: Tier, policy: EscalationPolicy
+) -> list[_Fired]:
+    # The turn after an answer to a frustrated customer: "hello?", "I'm waiting" or anything
+    # the assistant cannot serve says the answer did not help, where "ok, thanks" or a new
+    # question it understands says it did.
+    rule = policy.answer_first
+    if rule is None or len(turns) < 2:
+        return []
+    before = turns[-2].frustration
+    threshold = policy.thresholds.frustration.for_tier(tier)
+    if before is None or before < threshold:
+        return []
+    if turn.intent in rule.accepted_by or _answers(turn.intent, turn.confidence, policy):
+        return []
+    detail = (
+        f"the customer was frustrated on the turn before ({before:.2f}, at or above the "
+        f"{tier.value} threshold {threshold:.2f}) and this reply ({turn.intent or 'no intent'}) "
+        "neither takes the answer nor asks something the assistant understood"
+    )
+    return _fire(policy, reasons.UNRESOLVED_FRUSTRATION, before, threshold, detail)
+
+
 # Order breaks ties of hardness, severity and weight (the sort is stable): a risk intent goes
 # before a risk phrase and the assistant's own signal, as it says best why the customer is here.
 _CHECKS: tuple[_Check, ...] = (
@@ -334,6 +368,7 @@ _CHECKS: tuple[_Check, ...] = (
     _sustained_negative,
     _repeated_fallback,
     _low_confidence,
+    _unresolved_frustration,
     _intent_loop,
 )
 
@@ -354,6 +389,56 @@ def _not_served(past: PastTurn, policy: EscalationPolicy) -> bool:
     if past.intent in policy.unserved_intents:
         return True
     return past.confidence is not None and past.confidence < policy.thresholds.low_confidence
+
+
+# --- answer first ---------------------------------------------------------------------------
+
+
+def _answers(intent: str | None, confidence: float | None, policy: EscalationPolicy) -> bool:
+    """Whether the assistant understood a topic well enough to answer it first."""
+    rule = policy.answer_first
+    if rule is None or confidence is None or not policy.is_topic(intent):
+        return False
+    return confidence >= rule.min_confidence
+
+
+def _answer_first(
+    fired: Sequence[_Fired],
+    turn: TurnSignals,
+    turns: Sequence[PastTurn],
+    tier: Tier,
+    policy: EscalationPolicy,
+) -> tuple[list[_Fired], tuple[ReasonHit, ...]] | None:
+    """The triggers that still count and the held ones' hits, or ``None``: no answer first.
+
+    "Bit annoyed the app logged me out, how do I sign back in?" is a question for the
+    assistant: a person helps only if the answer does not. So on a turn whose topic the
+    assistant understood, from a customer not frustrated before, the tone triggers the policy
+    holds do not count, provided what is left would not hand over anyway. The held ones are
+    reported at weight 0, followed by the ``answer_first`` modifier saying why.
+    """
+    rule = policy.answer_first
+    if rule is None or turn.intent is None or turn.confidence is None:
+        return None
+    if not _answers(turn.intent, turn.confidence, policy):
+        return None
+    threshold = policy.thresholds.frustration.for_tier(tier)
+    if any(t.frustration is not None and t.frustration >= threshold for t in turns[:-1]):
+        return None  # they have had an answer while frustrated before: no second wait
+    kept = [f for f in fired if f.hit.code not in rule.holds]
+    held = [replace(f.hit, weight=0.0, detail=f"{f.hit.detail}; held") for f in fired
+            if f.hit.code in rule.holds]  # fmt: skip
+    if not held or any(f.hard for f in kept) or _score(kept) >= policy.escalate_score:
+        return None
+    codes = ", ".join(hit.code for hit in held)
+    detail = (
+        f"the assistant understood {turn.intent} with confidence {turn.confidence:.2f} (at or "
+        f"above {rule.min_confidence:.2f}) and answers first; held: {codes}, which count if "
+        "the customer is still frustrated, or not served, on the next turn"
+    )
+    value = reasons.intent_value(turn.intent, turn.confidence)
+    note = ReasonHit(reasons.ANSWER_FIRST, value, rule.min_confidence, detail)
+    return kept, (*held, note)
 
 
 # --- routing --------------------------------------------------------------------------------

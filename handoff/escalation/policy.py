@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from handoff.escalation import reasons
 from handoff.escalation.decision import Category, Severity, Tier
 from handoff.escalation.hours import ALWAYS, Hours
 from handoff.exceptions import ConfigurationError
@@ -137,6 +138,7 @@ class Triggers(_Model):
     sustained_negative: TriggerRule
     repeated_fallback: TriggerRule
     low_confidence: TriggerRule
+    unresolved_frustration: TriggerRule
     intent_loop: TriggerRule
     rasa_signal: TriggerRule
     bot_error: TriggerRule
@@ -195,6 +197,29 @@ class RiskIntent(_Model):
     category: Category | None = None
     # True: the handoff is warm whatever else holds (a customer who may be vulnerable).
     warm: bool = False
+
+
+class AnswerFirst(_Model):
+    """When an annoyed customer gets the assistant's answer before a person.
+
+    On a turn whose topic intent the assistant understood at least ``min_confidence``, the
+    triggers in ``holds`` do not count towards the score unless an earlier turn was already
+    frustrated. The next reply either takes the answer (an intent of ``accepted_by``), asks
+    something the assistant understands, or hands over (``unresolved_frustration``).
+    """
+
+    min_confidence: Probability
+    holds: frozenset[Name] = Field(min_length=1)
+    accepted_by: frozenset[Name]
+
+    @model_validator(mode="after")
+    def _holds_triggers(self) -> AnswerFirst:
+        unknown = sorted(self.holds - set(reasons.TRIGGER_CODES))
+        if unknown:
+            raise ValueError(
+                f"holds: {unknown} are not triggers (one of {', '.join(reasons.TRIGGER_CODES)})"
+            )
+        return self
 
 
 class RasaHints(_Model):
@@ -362,6 +387,8 @@ class EscalationPolicy(_Model):
     # Intent names are not checked against the assistant's domain: the policy may name an
     # intent before (or after) the assistant has it, and an absent intent simply never fires.
     risk_intents: dict[Name, RiskIntent] = Field(default_factory=dict)
+    # None: every trigger counts on every turn, as the assistant answers or not.
+    answer_first: AnswerFirst | None = None
     rasa: RasaHints
     severity_boost: SeverityBoost
     handoff_mode: HandoffModeRules
@@ -418,6 +445,20 @@ class EscalationPolicy(_Model):
                     f"risk_intents.{intent}: {intent!r} is an unserved intent, so it says "
                     "nothing about the customer; remove it from one of the two lists"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _only_soft_triggers_held(self) -> EscalationPolicy:
+        # A hard trigger (a request for a person, fraud) must reach a person at once; holding
+        # it for an answer would contradict what "hard" promises.
+        if self.answer_first is None:
+            return self
+        hard = sorted(code for code in self.answer_first.holds if self.triggers.rule(code).hard)
+        if hard:
+            raise ValueError(
+                f"answer_first.holds: {hard} are hard triggers, which hand over at once; "
+                "hold only soft ones"
+            )
         return self
 
     def is_topic(self, intent: str | None) -> bool:

@@ -34,6 +34,10 @@ REPEATED_FALLBACK = "repeated_fallback"
 LOW_CONFIDENCE = "low_confidence"
 """The assistant's intent confidence for this turn is below the threshold."""
 
+UNRESOLVED_FRUSTRATION = "unresolved_frustration"
+"""The assistant answered a frustrated customer (see :data:`ANSWER_FIRST`) and their reply
+neither took the answer nor asked something it understood: the answer did not help."""
+
 INTENT_LOOP = "intent_loop"
 """The same topic intent in the customer's last turns: the issue is going round unresolved."""
 
@@ -46,6 +50,11 @@ BOT_ERROR = "bot_error"
 PREMIUM_TIER = "premium_tier"
 """A modifier, never a trigger: the customer's tier raised the severity or warmed the handoff."""
 
+ANSWER_FIRST = "answer_first"
+"""A modifier, never a trigger: the assistant understood the question of a customer who sounds
+annoyed but was not frustrated before, so it answers first and the policy's tone triggers on
+this turn were held (reported with weight 0)."""
+
 TRIGGER_CODES: tuple[str, ...] = (
     REQUEST_HUMAN,
     RISK_INTENT,
@@ -56,13 +65,17 @@ TRIGGER_CODES: tuple[str, ...] = (
     SUSTAINED_NEGATIVE,
     REPEATED_FALLBACK,
     LOW_CONFIDENCE,
+    UNRESOLVED_FRUSTRATION,
     INTENT_LOOP,
     RASA_SIGNAL,
     BOT_ERROR,
 )
 """Codes of the triggers, each configured under ``triggers:`` in the policy."""
 
-REASON_CODES: tuple[str, ...] = (*TRIGGER_CODES, PREMIUM_TIER)
+MODIFIER_CODES: tuple[str, ...] = (PREMIUM_TIER, ANSWER_FIRST)
+"""Codes that explain a decision without being a reason to hand over (weight 0)."""
+
+REASON_CODES: tuple[str, ...] = (*TRIGGER_CODES, *MODIFIER_CODES)
 """Every code a :class:`ReasonHit` can carry."""
 
 

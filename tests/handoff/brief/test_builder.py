@@ -354,6 +354,10 @@ def test_an_unknown_reason_uses_the_engine_detail_as_a_clause(make_decision: Mak
             ReasonHit("repeated_fallback", 3, 2, "d"),
             "the assistant could not help with 3 turns in a row",
         ),
+        (
+            ReasonHit("unresolved_frustration", 0.82, 0.75, "d"),
+            "the customer was frustrated (0.82) and the assistant's answer did not help",
+        ),
         (ReasonHit("risk_phrase", "lawyer", None, "d"), 'the customer wrote "lawyer"'),
         (
             ReasonHit("rasa_signal", "possible_fraud", None, "d"),

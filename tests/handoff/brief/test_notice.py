@@ -23,6 +23,7 @@ REASON_CODES = [
     "repeated_fallback",
     "low_confidence",
     "intent_loop",
+    "unresolved_frustration",
     "rasa_signal",
     "bot_error",
     "premium_tier",

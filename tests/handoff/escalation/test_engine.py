@@ -42,6 +42,11 @@ def turn(**changes: Any) -> TurnSignals:
     return TurnSignals(**(base | changes))
 
 
+def unanswered(**changes: Any) -> TurnSignals:
+    """A turn with no topic to answer ("no, that's not it"), so nothing is held for an answer."""
+    return turn(**({"text": "no, that's not it", "intent": "deny"} | changes))
+
+
 def past(**changes: Any) -> PastTurn:
     """An earlier turn that helps no trigger, with ``changes`` applied."""
     base: dict[str, Any] = {
@@ -184,7 +189,7 @@ TRIGGERS = {
         turn(text="there is an issue with the antifraud app"), escalate=False, codes=()
     ),
     "high_frustration": Case(
-        turn(frustration=0.80),
+        unanswered(frustration=0.80),
         escalate=True,
         codes=("high_frustration",),
         severity=Severity.SEV3,
@@ -199,7 +204,7 @@ TRIGGERS = {
         },
     ),
     "high_frustration-at-threshold": Case(
-        turn(frustration=0.75),
+        unanswered(frustration=0.75),
         escalate=True,
         codes=("high_frustration",),
         severity=Severity.SEV3,
@@ -573,7 +578,7 @@ TIERS = {
     "frustration-0.65-standard": Case(turn(frustration=0.65), escalate=False, codes=()),
     "frustration-0.65-plus": Case(turn(frustration=0.65), tier=Tier.PLUS, escalate=False, codes=()),
     "frustration-0.65-premium": Case(
-        turn(frustration=0.65),
+        unanswered(frustration=0.65),
         tier=Tier.PREMIUM,
         escalate=True,
         codes=("high_frustration", "premium_tier"),
@@ -588,7 +593,7 @@ TIERS = {
         },
     ),
     "frustration-0.72-plus": Case(
-        turn(frustration=0.72),
+        unanswered(frustration=0.72),
         tier=Tier.PLUS,
         escalate=True,
         codes=("high_frustration",),
@@ -666,7 +671,7 @@ TIERS = {
         mode=HandoffMode.WARM,
     ),
     "very-high-frustration-standard": Case(
-        turn(frustration=0.92),
+        unanswered(frustration=0.92),
         escalate=True,
         codes=("high_frustration",),
         severity=Severity.SEV2,  # frustration >= 0.90 raises one level
@@ -676,7 +681,7 @@ TIERS = {
         mode=HandoffMode.WARM,
     ),
     "very-high-frustration-premium-at-most-one-level": Case(
-        turn(frustration=0.95),
+        unanswered(frustration=0.95),
         tier=Tier.PREMIUM,
         escalate=True,
         codes=("high_frustration", "premium_tier"),
@@ -711,7 +716,7 @@ def test_premium_tier_hit_explains_itself(policy: EscalationPolicy) -> None:
 
 COMBINATIONS = {
     "soft-triggers-add-up": Case(
-        turn(polarity=negative(0.85), frustration=0.55),
+        unanswered(polarity=negative(0.85), frustration=0.55),
         history=(
             past(polarity="negative", frustration=0.10),
             past(polarity="negative", frustration=0.20),
@@ -726,7 +731,7 @@ COMBINATIONS = {
         score=1.25,
     ),
     "two-halves-reach-the-score": Case(
-        turn(polarity=negative(0.60), frustration=0.55),
+        unanswered(polarity=negative(0.60), frustration=0.55),
         history=(
             past(polarity="negative", frustration=0.10),
             past(polarity="negative", frustration=0.20),
@@ -919,6 +924,188 @@ COMBINATIONS = {
 @pytest.mark.parametrize("case", COMBINATIONS.values(), ids=COMBINATIONS.keys())
 def test_combinations(case: Case, policy: EscalationPolicy) -> None:
     check(case, policy)
+
+
+# --- answer first ---------------------------------------------------------------------------
+
+ANNOYED = turn(text="so annoying, where is my card", frustration=0.80, polarity=negative(0.85))
+WAS_FRUSTRATED = past(intent="card_arrival", frustration=0.80)
+
+ANSWER_FIRST = {
+    "an-annoyed-question-the-assistant-understood": Case(
+        ANNOYED,
+        escalate=False,
+        codes=("high_frustration", "negative_polarity", "answer_first"),
+        score=0.0,
+        first={"value": 0.80, "threshold": 0.75, "weight": 0.0},
+    ),
+    "premium-too": Case(
+        turn(frustration=0.65),
+        tier=Tier.PREMIUM,
+        escalate=False,
+        codes=("high_frustration", "answer_first"),
+        score=0.0,
+    ),
+    "rising-frustration-held-sustained-negative-counts": Case(
+        turn(frustration=0.60, polarity=negative(0.60)),
+        history=(
+            past(polarity="negative", frustration=0.10),
+            past(polarity="negative", frustration=0.20),
+        ),
+        escalate=False,  # 0.5 + 0.5 would hand over; sustained_negative alone does not
+        codes=("sustained_negative", "rising_frustration", "answer_first"),
+        score=0.5,
+    ),
+    "nothing-to-hold-when-it-would-not-hand-over": Case(
+        turn(frustration=0.60),
+        history=(past(frustration=0.10),),
+        escalate=False,
+        codes=("rising_frustration",),
+        score=0.5,
+    ),
+    "not-understood-well-enough": Case(
+        turn(frustration=0.80, confidence=0.55),  # above low_confidence, below 0.60
+        escalate=True,
+        codes=("high_frustration",),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=36,
+        mode=HandoffMode.WARM,
+    ),
+    "frustrated-before-no-second-wait": Case(
+        turn(frustration=0.80),
+        history=(WAS_FRUSTRATED,),
+        escalate=True,
+        codes=("high_frustration",),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=36,
+        mode=HandoffMode.WARM,
+    ),
+    "a-hard-trigger-is-never-held": Case(
+        turn(text="third time I ask, where is my card", frustration=0.80),
+        escalate=True,
+        codes=("risk_phrase", "high_frustration"),
+        severity=Severity.SEV3,
+        category=Category.RELATIONSHIP,
+        team="relationship",
+        priority=36,
+        mode=HandoffMode.WARM,
+    ),
+    "what-is-left-hands-over-anyway": Case(
+        turn(frustration=0.80, polarity=negative(0.85)),
+        history=(
+            past(intent="card_arrival", polarity="negative"),
+            past(intent="card_arrival", polarity="negative"),
+        ),
+        escalate=True,  # intent_loop 1.0 on its own; the tone triggers count with it
+        codes=(
+            "high_frustration",
+            "intent_loop",
+            "rising_frustration",
+            "sustained_negative",
+            "negative_polarity",
+        ),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=36,
+        mode=HandoffMode.WARM,
+    ),
+    "reply-not-understood-after-the-answer": Case(
+        turn(text="I'm waiting", intent="nlu_fallback", confidence=0.45),
+        history=(WAS_FRUSTRATED,),
+        escalate=True,
+        codes=("unresolved_frustration", "low_confidence"),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,  # from card_arrival
+        team="general",
+        priority=36,
+        mode=HandoffMode.COLD,
+        first={
+            "value": 0.80,
+            "threshold": 0.75,
+            "detail": "the customer was frustrated on the turn before (0.80, at or above the "
+            "standard threshold 0.75) and this reply (nlu_fallback) neither takes the answer "
+            "nor asks something the assistant understood",
+        },
+    ),
+    "reply-hello-after-the-answer": Case(
+        turn(text="hello?", intent="greet", confidence=0.99),
+        history=(WAS_FRUSTRATED,),
+        escalate=True,
+        codes=("unresolved_frustration",),
+        severity=Severity.SEV3,
+        category=Category.TECHNICAL,
+        team="general",
+        priority=36,
+        mode=HandoffMode.COLD,
+    ),
+    "reply-thanks-takes-the-answer": Case(
+        turn(text="ok thanks", intent="thank"), history=(WAS_FRUSTRATED,), escalate=False, codes=()
+    ),
+    "reply-a-new-question-it-understands": Case(
+        turn(text="and what is the exchange rate?", intent="exchange_rate", confidence=0.90),
+        history=(WAS_FRUSTRATED,),
+        escalate=False,
+        codes=(),
+    ),
+    "reply-after-mild-annoyance": Case(
+        turn(text="hello?", intent="greet", confidence=0.99),
+        history=(past(intent="card_arrival", frustration=0.70),),
+        escalate=False,
+        codes=(),
+    ),
+    "premium-reply-after-its-own-threshold": Case(
+        turn(text="hello?", intent="greet", confidence=0.99),
+        history=(past(intent="card_arrival", frustration=0.65),),
+        tier=Tier.PREMIUM,
+        escalate=True,
+        codes=("unresolved_frustration", "premium_tier"),
+        severity=Severity.SEV2,
+        category=Category.TECHNICAL,
+        team="technical_support",
+        priority=20,
+        mode=HandoffMode.WARM,
+        first={"threshold": 0.60},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ANSWER_FIRST.values(), ids=ANSWER_FIRST.keys())
+def test_answer_first(case: Case, policy: EscalationPolicy) -> None:
+    check(case, policy)
+
+
+def test_answer_first_explains_what_it_held(policy: EscalationPolicy) -> None:
+    decision = decide(ANNOYED, (), Tier.STANDARD, policy, NOW)
+
+    assert decision.reasons[-1] == ReasonHit(
+        code=reasons.ANSWER_FIRST,
+        value="card_arrival 0.95",
+        threshold=0.60,
+        detail="the assistant understood card_arrival with confidence 0.95 (at or above 0.60) "
+        "and answers first; held: high_frustration, negative_polarity, which count if the "
+        "customer is still frustrated, or not served, on the next turn",
+        weight=0.0,
+    )
+    assert decision.reasons[0].detail.endswith("standard threshold 0.75; held")
+
+
+def test_without_answer_first_every_trigger_counts(
+    policy: EscalationPolicy,
+) -> None:
+    plain = policy.model_copy(update={"answer_first": None})
+
+    held = decide(ANNOYED, (), Tier.STANDARD, policy, NOW)
+    counted = decide(ANNOYED, (), Tier.STANDARD, plain, NOW)
+    after = decide(turn(intent="greet"), (WAS_FRUSTRATED,), Tier.STANDARD, plain, NOW)
+
+    assert (held.escalate, counted.escalate) == (False, True)
+    assert counted.reason_codes == ("high_frustration", "negative_polarity")
+    assert after.reason_codes == ()  # no unresolved_frustration without an answer first
 
 
 # --- time, history, notes -------------------------------------------------------------------

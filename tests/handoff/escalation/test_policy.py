@@ -123,6 +123,23 @@ def test_shipped_risk_intents(policy: EscalationPolicy) -> None:
     }
 
 
+def test_shipped_answer_first(policy: EscalationPolicy) -> None:
+    rule = policy.answer_first
+
+    assert rule is not None
+    assert rule.min_confidence == 0.60
+    assert rule.holds == {"high_frustration", "rising_frustration", "negative_polarity"}
+    assert rule.accepted_by == {"affirm", "thank", "goodbye"}
+
+
+def test_answer_first_is_optional(tmp_path: Path, raw_policy: dict[str, Any]) -> None:
+    del raw_policy["answer_first"]
+    path = tmp_path / "escalation.yml"
+    path.write_text(yaml.safe_dump(raw_policy, sort_keys=False), encoding="utf-8")
+
+    assert load_policy(path).answer_first is None
+
+
 def test_risk_intents_may_name_any_intent(tmp_path: Path, raw_policy: dict[str, Any]) -> None:
     # The policy may be edited before the assistant learns an intent; it never fires until then.
     raw_policy["risk_intents"]["asks_for_a_mortgage_holiday"] = {
@@ -403,6 +420,26 @@ def _set(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
             _delete("triggers", "risk_intent"),
             "triggers.risk_intent: Field required",
             id="missing-risk-intent-trigger",
+        ),
+        pytest.param(
+            _set(["request_human", "high_frustration"], "answer_first", "holds"),
+            "answer_first.holds: ['request_human'] are hard triggers",
+            id="answer-first-holds-a-hard-trigger",
+        ),
+        pytest.param(
+            _set(["high_frustation"], "answer_first", "holds"),
+            "['high_frustation'] are not triggers",
+            id="answer-first-holds-an-unknown-trigger",
+        ),
+        pytest.param(
+            _set([], "answer_first", "holds"),
+            "answer_first.holds: Frozenset should have at least 1 item",
+            id="answer-first-holds-nothing",
+        ),
+        pytest.param(
+            _delete("triggers", "unresolved_frustration"),
+            "triggers.unresolved_frustration: Field required",
+            id="missing-unresolved-frustration-trigger",
         ),
         pytest.param(_set(2, "version"), "version: Input should be 1", id="unknown-version"),
         pytest.param(

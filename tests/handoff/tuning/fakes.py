@@ -56,4 +56,6 @@ WEAK = turn("ugh whatever this is useless", intent="nlu_fallback", confidence=0.
             frustration=0.3)  # fmt: skip
 CALM = turn()
 ASKS = turn("let me talk to a person", intent="request_human", requested_human=True)
-FURIOUS = turn("I am furious", intent="card_arrival", negative=0.95, frustration=0.8)
+# Furious and not understood: nothing for the assistant to answer first.
+FURIOUS = turn("I am furious", intent="nlu_fallback", confidence=0.45, negative=0.95,
+               frustration=0.8)  # fmt: skip

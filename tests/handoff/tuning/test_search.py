@@ -87,5 +87,10 @@ def test_below_the_containment_floor_a_policy_always_scores_under_any_above_it()
     score = scorer(RECORDINGS, LABELS, min_containment=1.0)
     never = build(raw_policy(), {("escalate_score",): 1.3})
     assert never is not None and 0 <= score(never) < 1
-    eager = build(raw_policy(), {("triggers", "negative_polarity", "weight"): 1.0})
+    # One negative message hands over, even on a question the assistant answers (no answer
+    # first below confidence 1.0): the grumpy ones are not contained.
+    eager = build(
+        raw_policy(),
+        {("triggers", "negative_polarity", "weight"): 1.0, ("answer_first", "min_confidence"): 1.0},
+    )
     assert eager is not None and score(eager) < 0
