@@ -351,7 +351,9 @@ def _unresolved_frustration(
         f"{tier.value} threshold {threshold:.2f}) and this reply ({turn.intent or 'no intent'}) "
         "neither takes the answer nor asks something the assistant understood"
     )
-    return _fire(policy, reasons.UNRESOLVED_FRUSTRATION, before, threshold, detail)
+    # The frustration the agent meets is the one of the turn before: warm as if it were now.
+    warm = before >= policy.handoff_mode.warm_frustration
+    return _fire(policy, reasons.UNRESOLVED_FRUSTRATION, before, threshold, detail, warm=warm)
 
 
 # Order breaks ties of hardness, severity and weight (the sort is stable): a risk intent goes

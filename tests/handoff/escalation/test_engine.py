@@ -1023,7 +1023,7 @@ ANSWER_FIRST = {
         category=Category.TECHNICAL,  # from card_arrival
         team="general",
         priority=36,
-        mode=HandoffMode.COLD,
+        mode=HandoffMode.WARM,  # frustration 0.80 the turn before
         first={
             "value": 0.80,
             "threshold": 0.75,
@@ -1041,7 +1041,7 @@ ANSWER_FIRST = {
         category=Category.TECHNICAL,
         team="general",
         priority=36,
-        mode=HandoffMode.COLD,
+        mode=HandoffMode.WARM,  # frustration 0.80 the turn before
     ),
     "reply-thanks-takes-the-answer": Case(
         turn(text="ok thanks", intent="thank"), history=(WAS_FRUSTRATED,), escalate=False, codes=()
