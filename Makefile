@@ -71,7 +71,7 @@ demo-db: $(VENV)/.installed ## Create the demo bank, or reset it to its seeded s
 
 # --- checks -------------------------------------------------------------------------------
 validate: models ## rasa data validate (warnings fail)
-	$(RASA) data validate --config config.yml --domain bot/domain --data data --fail-on-warnings
+	$(RASA) data validate --config config.yml --domain bot/domain --data data/nlu data/rules --fail-on-warnings
 
 # No servers: neither the integration tests (Rasa, the models, Chromium) nor the store's
 # PostgreSQL runs (marked `postgres`), so nothing beyond the two environments is installed.

@@ -48,11 +48,15 @@ SENTIMENT_DATASETS = (
     "tweeteval/sentiment/*.txt",  # train_* (SemEval-2017 4A) and val_*
     "customer_service/**/*.tsv",  # the public rows the corpus maps
 )
+# The assistant's training data. The rest of data/ (the escalation policy, canned responses,
+# the sentiment corpus, the labelled conversations) belongs to the service: editing it must
+# not retrain the assistant.
+RASA_DATA = ("data/nlu", "data/rules")
 RASA_INPUTS = (
     "config.yml",
     "bot/domain/*.yml",
     "bot/nlu/*.py",
-    "data/**/*.yml",
+    *(f"{folder}/**/*.yml" for folder in RASA_DATA),
 )
 
 
@@ -217,7 +221,7 @@ def _train_rasa(paths: BuildPaths, cached: Path) -> float:
                 "--domain",
                 "bot/domain",
                 "--data",
-                "data",
+                *RASA_DATA,
                 "--out",
                 scratch,
                 "--fixed-model-name",
