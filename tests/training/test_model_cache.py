@@ -51,3 +51,14 @@ def test_store_leaves_no_partial_entry_behind(tmp_path: Path) -> None:
     store(write(tmp_path / "model.tar.gz", "fresh"), tmp_path / "cache/model.tar.gz")
     assert (tmp_path / "cache/model.tar.gz").read_text() == "fresh"
     assert not (tmp_path / "cache/model.tar.gz.partial").exists()
+
+
+def test_the_assistant_is_keyed_by_its_own_training_data_only() -> None:
+    from training.build_models import PROJECT_ROOT, RASA_INPUTS
+
+    inputs = {str(p.relative_to(PROJECT_ROOT)) for p in files_under(PROJECT_ROOT, RASA_INPUTS)}
+
+    assert {"config.yml", "data/nlu/security.yml", "data/rules/answers.yml"} <= inputs
+    # The service's files: a support lead editing them must not retrain the assistant.
+    assert not inputs & {"data/escalation.yml", "data/canned_responses.yml"}
+    assert not any(name.startswith(("data/sentiment/", "data/scenarios/")) for name in inputs)
