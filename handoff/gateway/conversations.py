@@ -336,8 +336,8 @@ class ConversationService:
         self, message: MessageRecord, pending_reading: asyncio.Task[SentimentReading | None] | None
     ) -> TurnResult:
         conversation_id = message.conversation_id
-        # One trip to the database for both reads, made while the classifier is still busy.
-        conversation, transcript = await asyncio.to_thread(self._read_state, conversation_id)
+        # Only the owner before Rasa is asked: it decides whether Rasa may see the message.
+        conversation = await asyncio.to_thread(self._store.get_conversation, conversation_id)
         if conversation is None:  # deleted meanwhile; nothing to answer
             raise LookupError(f"conversation {conversation_id} is gone")
         if pending_reading is None:
@@ -353,12 +353,16 @@ class ConversationService:
             )  # fmt: skip
             return TurnResult(message=message, state=conversation.state, reading=reading)
 
-        history = past_turns(transcript)
-        # Rasa and the classifier work at once: Rasa does not need the reading, the engine
-        # needs both, so the turn waits for the slower of the two rather than their sum.
-        (rasa_turn, bot_error), reading = await asyncio.gather(
-            self._ask_assistant(conversation, message), pending_reading
+        # Rasa, the classifier and the read of the engine's history work at once: Rasa needs
+        # neither, the engine needs all three, so the turn waits for the slowest of them rather
+        # than their sum. The history is the same read later: turns of this conversation wait
+        # for the lock this one holds, and only a finished turn counts in it.
+        (rasa_turn, bot_error), reading, transcript = await asyncio.gather(
+            self._ask_assistant(conversation, message),
+            pending_reading,
+            asyncio.to_thread(self._store.messages_after, conversation_id, 0),
         )
+        history = past_turns(transcript)
 
         tier = Tier(conversation.tier)
         now = self._clock()
@@ -403,16 +407,6 @@ class ConversationService:
         except BotUnavailable as exc:
             logger.warning("conversation %s: the assistant failed: %s", conversation.id, exc)
             return None, str(exc)
-
-    def _read_state(
-        self, conversation_id: str
-    ) -> tuple[ConversationRecord | None, list[MessageRecord]]:
-        # The transcript only while the bot owns the conversation (the engine's history); an
-        # agent's chat must not pay for reading it on every customer message.
-        conversation = self._store.get_conversation(conversation_id)
-        if conversation is None or conversation.state is not ConversationState.BOT:
-            return conversation, []
-        return conversation, self._store.messages_after(conversation_id, 0)
 
     async def _mark(self, message: MessageRecord, payload: Mapping[str, Any]) -> MessageRecord:
         return await asyncio.to_thread(self._store.update_message_payload, message.id, payload)
