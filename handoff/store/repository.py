@@ -27,9 +27,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Select, select, update
+from sqlalchemy import Engine, Row, Select, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -56,6 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_MESSAGES = cast(Table, Message.__table__)  # for the Core statements of the hot path
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _EVENT_KEYS = frozenset({"event", "from", "to", "reason"})
 _NOTICE_KEYS = frozenset({"event", "handoff_id"})
@@ -370,12 +371,15 @@ class ConversationStore:
         payload: Mapping[str, Any] | None,
         now: datetime,
     ) -> tuple[MessageRecord, bool]:
-        if client_message_id is not None:
-            stored = self._find_client_message(conversation_id, client_message_id)
-            if stored is not None:
-                return stored, True
         try:
             with self._writing() as session:
+                # The lookup of a retry inside the writing transaction: one transaction per
+                # message, not a read and then a write (on SQLite the write lock, taken at
+                # BEGIN, also makes the lookup final).
+                if client_message_id is not None:
+                    stored = _client_message(session, conversation_id, client_message_id)
+                    if stored is not None:
+                        return stored, True
                 message = self._insert_message(
                     session,
                     conversation_id,
@@ -471,15 +475,7 @@ class ConversationStore:
         Raises ``LookupError`` when no message has that id.
         """
         with self._writing() as session:
-            row = session.scalars(
-                select(Message).where(Message.id == message_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise LookupError(f"no message {message_id}")
-            # A new dict, not an in-place change: the JSON column only sees reassignment.
-            row.payload = {**row.payload, **copy.deepcopy(dict(extra))}
-            session.flush()
-            return _message_record(row)
+            return _merge_payload(session, message_id, extra)
 
     def complete_turn(
         self,
@@ -497,15 +493,8 @@ class ConversationStore:
         """
         now = _utc(now)
         with self._writing() as session:
-            row = session.scalars(
-                select(Message).where(Message.id == message_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise LookupError(f"no message {message_id}")
-            row.payload = {**row.payload, **copy.deepcopy(dict(extra))}
-            session.flush()
-            updated = _message_record(row)
-            stored = self._insert_replies(session, row.conversation_id, replies, now)
+            updated = _merge_payload(session, message_id, extra)
+            stored = self._insert_replies(session, updated.conversation_id, replies, now)
             return updated, stored
 
     def messages_after(self, conversation_id: str, after_seq: int) -> list[MessageRecord]:
@@ -781,13 +770,7 @@ class ConversationStore:
         self, conversation_id: str, client_message_id: str
     ) -> MessageRecord | None:
         with self._read() as session:
-            row = session.scalars(
-                select(Message).where(
-                    Message.conversation_id == conversation_id,
-                    Message.client_message_id == client_message_id,
-                )
-            ).one_or_none()
-            return None if row is None else _message_record(row)
+            return _client_message(session, conversation_id, client_message_id)
 
     def _insert_message(
         self,
@@ -812,18 +795,61 @@ class ConversationStore:
         ).scalar_one_or_none()
         if seq is None:
             raise ConversationNotFound(conversation_id)
-        row = Message(
+        # A Core INSERT, not session.add() and a flush: every customer turn writes two or three
+        # messages, and the unit of work cost more than the statement (nothing reads the row
+        # back as an ORM object).
+        message_id = session.execute(
+            insert(_MESSAGES)
+            .values(
+                conversation_id=conversation_id,
+                seq=seq,
+                sender=sender.value,
+                text=text,
+                client_message_id=client_message_id,
+                payload=payload,
+                created_at=now,
+            )
+            .returning(_MESSAGES.c.id)
+        ).scalar_one()
+        return MessageRecord(
+            id=message_id,
             conversation_id=conversation_id,
             seq=seq,
-            sender=sender.value,
+            sender=sender,
             text=text,
             client_message_id=client_message_id,
             payload=copy.deepcopy(payload),
             created_at=now,
         )
-        session.add(row)
-        session.flush()
-        return _message_record(row)
+
+
+def _client_message(
+    session: Session, conversation_id: str, client_message_id: str
+) -> MessageRecord | None:
+    """The conversation's message with that client id, read in ``session``, or ``None``."""
+    row = session.execute(
+        select(_MESSAGES).where(
+            _MESSAGES.c.conversation_id == conversation_id,
+            _MESSAGES.c.client_message_id == client_message_id,
+        )
+    ).one_or_none()
+    return None if row is None else _message_record(row)
+
+
+def _merge_payload(session: Session, message_id: int, extra: Mapping[str, Any]) -> MessageRecord:
+    """Merge ``extra`` into a message's payload (its keys win), in the caller's transaction.
+
+    Core statements: the row is locked (PostgreSQL), read, merged and written without the ORM's
+    identity map and unit of work, the larger part of the cost of a turn's last write.
+    """
+    row = session.execute(
+        select(_MESSAGES).where(_MESSAGES.c.id == message_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no message {message_id}")
+    payload = {**row.payload, **copy.deepcopy(dict(extra))}
+    session.execute(update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(payload=payload))
+    return _message_record(row, payload=payload)
 
 
 def _latest_handoff_of(conversation_id: str) -> Select[tuple[Handoff]]:
@@ -859,7 +885,10 @@ def _conversation_record(row: Conversation) -> ConversationRecord:
     )
 
 
-def _message_record(row: Message) -> MessageRecord:
+def _message_record(
+    row: Message | Row[Any], *, payload: Mapping[str, Any] | None = None
+) -> MessageRecord:
+    # An ORM object or a Core row of the messages table; ``payload`` replaces the row's.
     return MessageRecord(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -867,7 +896,7 @@ def _message_record(row: Message) -> MessageRecord:
         sender=Sender(row.sender),
         text=row.text,
         client_message_id=row.client_message_id,
-        payload=copy.deepcopy(row.payload),
+        payload=copy.deepcopy(row.payload if payload is None else dict(payload)),
         created_at=row.created_at,
     )
 
