@@ -52,11 +52,14 @@ __all__ = [
     "MessageRecord",
     "NewHandoff",
     "QueuedHandoff",
+    "StoredCustomerMessage",
 ]
 
 logger = logging.getLogger(__name__)
 
-_MESSAGES = cast(Table, Message.__table__)  # for the Core statements of the hot path
+# For the Core statements of a customer turn's hot path.
+_MESSAGES = cast(Table, Message.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _EVENT_KEYS = frozenset({"event", "from", "to", "reason"})
 _NOTICE_KEYS = frozenset({"event", "handoff_id"})
@@ -91,6 +94,17 @@ class MessageRecord:
     client_message_id: str | None
     payload: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCustomerMessage:
+    """A customer message as :meth:`ConversationStore.store_customer_message` left it."""
+
+    message: MessageRecord
+    duplicate: bool  # the client's id was stored already: nothing was written
+    # The conversation as the storing transaction saw it (``None`` when a lost race was
+    # settled outside it): whoever owned it when the message was stored.
+    conversation: ConversationRecord | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,9 +352,30 @@ class ConversationStore:
         already stored in this conversation, the stored message comes back with ``True`` and
         nothing is written, even when two copies race each other to the database.
         """
-        return self._append_once(
+        stored = self.store_customer_message(
+            conversation_id,
+            client_message_id=client_message_id,
+            text=text,
+            payload=payload,
+            now=now,
+        )
+        return stored.message, stored.duplicate
+
+    def store_customer_message(
+        self,
+        conversation_id: str,
+        *,
+        client_message_id: str | None,
+        text: str,
+        payload: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> StoredCustomerMessage:
+        """:meth:`append_customer_message`, and the conversation read in the same transaction,
+        so that the turn that follows need not read it again before asking the assistant."""
+        message, duplicate, conversation = self._append_once(
             conversation_id, Sender.CUSTOMER, client_message_id, text, payload, _utc(now)
         )
+        return StoredCustomerMessage(message, duplicate, conversation)
 
     def append_agent_message(
         self,
@@ -358,9 +393,10 @@ class ConversationStore:
         the customer) can never collide on an id of their own choosing.
         """
         namespaced = f"{agent_id}:{client_message_id}"
-        return self._append_once(
+        message, duplicate, _ = self._append_once(
             conversation_id, Sender.AGENT, namespaced, text, payload, _utc(now)
         )
+        return message, duplicate
 
     def _append_once(
         self,
@@ -370,7 +406,7 @@ class ConversationStore:
         text: str,
         payload: Mapping[str, Any] | None,
         now: datetime,
-    ) -> tuple[MessageRecord, bool]:
+    ) -> tuple[MessageRecord, bool, ConversationRecord | None]:
         try:
             with self._writing() as session:
                 # The lookup of a retry inside the writing transaction: one transaction per
@@ -379,7 +415,7 @@ class ConversationStore:
                 if client_message_id is not None:
                     stored = _client_message(session, conversation_id, client_message_id)
                     if stored is not None:
-                        return stored, True
+                        return stored, True, _conversation_in(session, conversation_id)
                 message = self._insert_message(
                     session,
                     conversation_id,
@@ -389,15 +425,15 @@ class ConversationStore:
                     payload=dict(payload or {}),
                     now=now,
                 )
+                return message, False, _conversation_in(session, conversation_id)
         except IntegrityError:
             # Another copy won the race between the lookup and the insert: the unique
             # constraint refused this one, and the rollback returned its seq.
             if client_message_id is not None:
                 stored = self._find_client_message(conversation_id, client_message_id)
                 if stored is not None:
-                    return stored, True
+                    return stored, True, None
             raise
-        return message, False
 
     def append_message(
         self,
@@ -823,6 +859,14 @@ class ConversationStore:
         )
 
 
+def _conversation_in(session: Session, conversation_id: str) -> ConversationRecord | None:
+    """The conversation as ``session``'s transaction sees it (a Core read: no identity map)."""
+    row = session.execute(
+        select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == conversation_id)
+    ).one_or_none()
+    return None if row is None else _conversation_record(row)
+
+
 def _client_message(
     session: Session, conversation_id: str, client_message_id: str
 ) -> MessageRecord | None:
@@ -869,7 +913,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _conversation_record(row: Conversation) -> ConversationRecord:
+def _conversation_record(row: Conversation | Row[Any]) -> ConversationRecord:
     return ConversationRecord(
         id=row.id,
         customer_id=row.customer_id,
