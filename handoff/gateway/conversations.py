@@ -148,6 +148,15 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerSnapshot:
+    """The conversation as a message's storing transaction read it, and how many of its turns
+    had ended just before (see ``ConversationService.receive``)."""
+
+    conversation: ConversationRecord | None
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class TurnResult:
     """What one customer turn did (``replay`` reports it; tests read it)."""
 
@@ -188,6 +197,9 @@ class ConversationService:
         self._channel = channel
         self._on_queued = on_queued
         self._locks: dict[str, asyncio.Lock] = {}
+        # Per conversation, how many turns have ended: a snapshot of a bot-owned conversation
+        # is current as long as this has not moved since just before it was read (receive()).
+        self._epochs: dict[str, int] = {}
         self._turns: set[asyncio.Task[TurnResult]] = set()
         self._in_flight: set[int] = set()  # ids of messages whose turn is scheduled or running
         self._positions: dict[int, int] = {}  # handoff id -> the place its customer was told
@@ -283,9 +295,15 @@ class ConversationService:
         # Scoring starts now, while the message is being stored: the turn needs the reading
         # before it can ask Rasa, so this takes the classifier off the turn's critical path.
         reading = asyncio.create_task(self._sentiment.read(text), name="sentiment")
+        # The transaction that stores the message reads the conversation too. Only a turn
+        # moves a conversation away from the bot, so if the bot owned it then and no turn has
+        # ended between now and the start of this message's turn, the bot still owns it: the
+        # turn goes straight to Rasa, one trip to the database fewer on the customer's wait.
+        # (A turn running now ends before this one starts, so it always moves the epoch.)
+        epoch = self._epochs.get(conversation_id, 0)
         try:
-            message, duplicate = await asyncio.to_thread(
-                self._store.append_customer_message,
+            stored = await asyncio.to_thread(
+                self._store.store_customer_message,
                 conversation_id,
                 client_message_id=client_message_id,
                 text=text,
@@ -296,11 +314,13 @@ class ConversationService:
             # Not stored, so not acknowledged: the client keeps the message and retries.
             reading.cancel()
             raise DependencyUnavailable("database", f"cannot store the message: {exc}") from exc
-        if duplicate:
+        message = stored.message
+        if stored.duplicate:
             reading.cancel()
             return Receipt(message, duplicate=True, turn=None)
         self._hub.publish(conversation_id, [to_frame(message)])
-        return Receipt(message, duplicate=False, turn=self._schedule(message, reading))
+        snapshot = OwnerSnapshot(stored.conversation, epoch)
+        return Receipt(message, duplicate=False, turn=self._schedule(message, reading, snapshot))
 
     async def drain(self) -> None:
         """Wait for every running turn (shutdown, tests)."""
@@ -311,9 +331,10 @@ class ConversationService:
         self,
         message: MessageRecord,
         reading: asyncio.Task[SentimentReading | None] | None = None,
+        snapshot: OwnerSnapshot | None = None,
     ) -> asyncio.Task[TurnResult]:
         self._in_flight.add(message.id)
-        turn = self._run_turn(message, reading)
+        turn = self._run_turn(message, reading, snapshot)
         task = asyncio.create_task(turn, name=f"turn-{message.id}")
         self._turns.add(task)
         task.add_done_callback(lambda done: self._turn_done(done, message.id))
@@ -325,19 +346,47 @@ class ConversationService:
         if not task.cancelled() and task.exception() is not None:
             logger.error("a turn failed", exc_info=task.exception())
 
-    async def _run_turn(
-        self, message: MessageRecord, reading: asyncio.Task[SentimentReading | None] | None
-    ) -> TurnResult:
-        lock = self._locks.setdefault(message.conversation_id, asyncio.Lock())
-        async with lock:
-            return await self._turn(message, reading)
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        # Turns and hand-backs of one conversation run one at a time, in order.
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
 
-    async def _turn(
-        self, message: MessageRecord, pending_reading: asyncio.Task[SentimentReading | None] | None
+    async def _run_turn(
+        self,
+        message: MessageRecord,
+        reading: asyncio.Task[SentimentReading | None] | None,
+        snapshot: OwnerSnapshot | None,
     ) -> TurnResult:
         conversation_id = message.conversation_id
-        # One trip to the database for both reads, made while the classifier is still busy.
-        conversation, transcript = await asyncio.to_thread(self._read_state, conversation_id)
+        async with self._lock(conversation_id):
+            try:
+                return await self._turn(message, reading, self._still_bot(snapshot))
+            finally:
+                # Before the lock is let go: the turn that takes it next sees the epoch moved.
+                self._epochs[conversation_id] = self._epochs.get(conversation_id, 0) + 1
+
+    def _still_bot(self, snapshot: OwnerSnapshot | None) -> ConversationRecord | None:
+        # The snapshot's conversation when it is the bot's and no turn has ended since.
+        if snapshot is None or snapshot.conversation is None:
+            return None
+        conversation = snapshot.conversation
+        if conversation.state is not ConversationState.BOT:
+            return None  # a person's: the desk moves it outside the lock, so read it again
+        if snapshot.epoch != self._epochs.get(conversation.id, 0):
+            return None
+        return conversation
+
+    async def _turn(
+        self,
+        message: MessageRecord,
+        pending_reading: asyncio.Task[SentimentReading | None] | None,
+        known: ConversationRecord | None = None,
+    ) -> TurnResult:
+        conversation_id = message.conversation_id
+        # Only the owner before Rasa is asked: it decides whether Rasa may see the message.
+        # ``known`` is the bot's conversation as the message's own transaction read it.
+        conversation = known
+        if conversation is None:
+            conversation = await asyncio.to_thread(self._store.get_conversation, conversation_id)
         if conversation is None:  # deleted meanwhile; nothing to answer
             raise LookupError(f"conversation {conversation_id} is gone")
         if pending_reading is None:
@@ -353,12 +402,16 @@ class ConversationService:
             )  # fmt: skip
             return TurnResult(message=message, state=conversation.state, reading=reading)
 
-        history = past_turns(transcript)
-        # Rasa and the classifier work at once: Rasa does not need the reading, the engine
-        # needs both, so the turn waits for the slower of the two rather than their sum.
-        (rasa_turn, bot_error), reading = await asyncio.gather(
-            self._ask_assistant(conversation, message), pending_reading
+        # Rasa, the classifier and the read of the engine's history work at once: Rasa needs
+        # neither, the engine needs all three, so the turn waits for the slowest of them rather
+        # than their sum. The history is the same read later: turns of this conversation wait
+        # for the lock this one holds, and only a finished turn counts in it.
+        (rasa_turn, bot_error), reading, transcript = await asyncio.gather(
+            self._ask_assistant(conversation, message),
+            pending_reading,
+            asyncio.to_thread(self._store.messages_after, conversation_id, 0),
         )
+        history = past_turns(transcript)
 
         tier = Tier(conversation.tier)
         now = self._clock()
@@ -403,16 +456,6 @@ class ConversationService:
         except BotUnavailable as exc:
             logger.warning("conversation %s: the assistant failed: %s", conversation.id, exc)
             return None, str(exc)
-
-    def _read_state(
-        self, conversation_id: str
-    ) -> tuple[ConversationRecord | None, list[MessageRecord]]:
-        # The transcript only while the bot owns the conversation (the engine's history); an
-        # agent's chat must not pay for reading it on every customer message.
-        conversation = self._store.get_conversation(conversation_id)
-        if conversation is None or conversation.state is not ConversationState.BOT:
-            return conversation, []
-        return conversation, self._store.messages_after(conversation_id, 0)
 
     async def _mark(self, message: MessageRecord, payload: Mapping[str, Any]) -> MessageRecord:
         return await asyncio.to_thread(self._store.update_message_payload, message.id, payload)
@@ -501,7 +544,7 @@ class ConversationService:
             return False
         slots = {HANDBACK_SUMMARY_SLOT: summary, SATISFACTION_SLOT: None}
         # Not between a customer turn's question and its answer.
-        async with self._locks.setdefault(conversation_id, asyncio.Lock()):
+        async with self._lock(conversation_id):
             try:
                 await self._assistant.set_slots(conversation_id, slots)
                 replies = await self._assistant.trigger_intent(

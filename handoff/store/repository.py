@@ -27,9 +27,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Select, select, update
+from sqlalchemy import Engine, Row, Select, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -52,10 +52,14 @@ __all__ = [
     "MessageRecord",
     "NewHandoff",
     "QueuedHandoff",
+    "StoredCustomerMessage",
 ]
 
 logger = logging.getLogger(__name__)
 
+# For the Core statements of a customer turn's hot path.
+_MESSAGES = cast(Table, Message.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _EVENT_KEYS = frozenset({"event", "from", "to", "reason"})
 _NOTICE_KEYS = frozenset({"event", "handoff_id"})
@@ -90,6 +94,17 @@ class MessageRecord:
     client_message_id: str | None
     payload: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCustomerMessage:
+    """A customer message as :meth:`ConversationStore.store_customer_message` left it."""
+
+    message: MessageRecord
+    duplicate: bool  # the client's id was stored already: nothing was written
+    # The conversation as the storing transaction saw it (``None`` when a lost race was
+    # settled outside it): whoever owned it when the message was stored.
+    conversation: ConversationRecord | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,9 +352,30 @@ class ConversationStore:
         already stored in this conversation, the stored message comes back with ``True`` and
         nothing is written, even when two copies race each other to the database.
         """
-        return self._append_once(
+        stored = self.store_customer_message(
+            conversation_id,
+            client_message_id=client_message_id,
+            text=text,
+            payload=payload,
+            now=now,
+        )
+        return stored.message, stored.duplicate
+
+    def store_customer_message(
+        self,
+        conversation_id: str,
+        *,
+        client_message_id: str | None,
+        text: str,
+        payload: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> StoredCustomerMessage:
+        """:meth:`append_customer_message`, and the conversation read in the same transaction,
+        so that the turn that follows need not read it again before asking the assistant."""
+        message, duplicate, conversation = self._append_once(
             conversation_id, Sender.CUSTOMER, client_message_id, text, payload, _utc(now)
         )
+        return StoredCustomerMessage(message, duplicate, conversation)
 
     def append_agent_message(
         self,
@@ -357,9 +393,10 @@ class ConversationStore:
         the customer) can never collide on an id of their own choosing.
         """
         namespaced = f"{agent_id}:{client_message_id}"
-        return self._append_once(
+        message, duplicate, _ = self._append_once(
             conversation_id, Sender.AGENT, namespaced, text, payload, _utc(now)
         )
+        return message, duplicate
 
     def _append_once(
         self,
@@ -369,13 +406,16 @@ class ConversationStore:
         text: str,
         payload: Mapping[str, Any] | None,
         now: datetime,
-    ) -> tuple[MessageRecord, bool]:
-        if client_message_id is not None:
-            stored = self._find_client_message(conversation_id, client_message_id)
-            if stored is not None:
-                return stored, True
+    ) -> tuple[MessageRecord, bool, ConversationRecord | None]:
         try:
             with self._writing() as session:
+                # The lookup of a retry inside the writing transaction: one transaction per
+                # message, not a read and then a write (on SQLite the write lock, taken at
+                # BEGIN, also makes the lookup final).
+                if client_message_id is not None:
+                    stored = _client_message(session, conversation_id, client_message_id)
+                    if stored is not None:
+                        return stored, True, _conversation_in(session, conversation_id)
                 message = self._insert_message(
                     session,
                     conversation_id,
@@ -385,15 +425,15 @@ class ConversationStore:
                     payload=dict(payload or {}),
                     now=now,
                 )
+                return message, False, _conversation_in(session, conversation_id)
         except IntegrityError:
             # Another copy won the race between the lookup and the insert: the unique
             # constraint refused this one, and the rollback returned its seq.
             if client_message_id is not None:
                 stored = self._find_client_message(conversation_id, client_message_id)
                 if stored is not None:
-                    return stored, True
+                    return stored, True, None
             raise
-        return message, False
 
     def append_message(
         self,
@@ -471,15 +511,7 @@ class ConversationStore:
         Raises ``LookupError`` when no message has that id.
         """
         with self._writing() as session:
-            row = session.scalars(
-                select(Message).where(Message.id == message_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise LookupError(f"no message {message_id}")
-            # A new dict, not an in-place change: the JSON column only sees reassignment.
-            row.payload = {**row.payload, **copy.deepcopy(dict(extra))}
-            session.flush()
-            return _message_record(row)
+            return _merge_payload(session, message_id, extra)
 
     def complete_turn(
         self,
@@ -497,15 +529,8 @@ class ConversationStore:
         """
         now = _utc(now)
         with self._writing() as session:
-            row = session.scalars(
-                select(Message).where(Message.id == message_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise LookupError(f"no message {message_id}")
-            row.payload = {**row.payload, **copy.deepcopy(dict(extra))}
-            session.flush()
-            updated = _message_record(row)
-            stored = self._insert_replies(session, row.conversation_id, replies, now)
+            updated = _merge_payload(session, message_id, extra)
+            stored = self._insert_replies(session, updated.conversation_id, replies, now)
             return updated, stored
 
     def messages_after(self, conversation_id: str, after_seq: int) -> list[MessageRecord]:
@@ -781,13 +806,7 @@ class ConversationStore:
         self, conversation_id: str, client_message_id: str
     ) -> MessageRecord | None:
         with self._read() as session:
-            row = session.scalars(
-                select(Message).where(
-                    Message.conversation_id == conversation_id,
-                    Message.client_message_id == client_message_id,
-                )
-            ).one_or_none()
-            return None if row is None else _message_record(row)
+            return _client_message(session, conversation_id, client_message_id)
 
     def _insert_message(
         self,
@@ -812,18 +831,69 @@ class ConversationStore:
         ).scalar_one_or_none()
         if seq is None:
             raise ConversationNotFound(conversation_id)
-        row = Message(
+        # A Core INSERT, not session.add() and a flush: every customer turn writes two or three
+        # messages, and the unit of work cost more than the statement (nothing reads the row
+        # back as an ORM object).
+        message_id = session.execute(
+            insert(_MESSAGES)
+            .values(
+                conversation_id=conversation_id,
+                seq=seq,
+                sender=sender.value,
+                text=text,
+                client_message_id=client_message_id,
+                payload=payload,
+                created_at=now,
+            )
+            .returning(_MESSAGES.c.id)
+        ).scalar_one()
+        return MessageRecord(
+            id=message_id,
             conversation_id=conversation_id,
             seq=seq,
-            sender=sender.value,
+            sender=sender,
             text=text,
             client_message_id=client_message_id,
             payload=copy.deepcopy(payload),
             created_at=now,
         )
-        session.add(row)
-        session.flush()
-        return _message_record(row)
+
+
+def _conversation_in(session: Session, conversation_id: str) -> ConversationRecord | None:
+    """The conversation as ``session``'s transaction sees it (a Core read: no identity map)."""
+    row = session.execute(
+        select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == conversation_id)
+    ).one_or_none()
+    return None if row is None else _conversation_record(row)
+
+
+def _client_message(
+    session: Session, conversation_id: str, client_message_id: str
+) -> MessageRecord | None:
+    """The conversation's message with that client id, read in ``session``, or ``None``."""
+    row = session.execute(
+        select(_MESSAGES).where(
+            _MESSAGES.c.conversation_id == conversation_id,
+            _MESSAGES.c.client_message_id == client_message_id,
+        )
+    ).one_or_none()
+    return None if row is None else _message_record(row)
+
+
+def _merge_payload(session: Session, message_id: int, extra: Mapping[str, Any]) -> MessageRecord:
+    """Merge ``extra`` into a message's payload (its keys win), in the caller's transaction.
+
+    Core statements: the row is locked (PostgreSQL), read, merged and written without the ORM's
+    identity map and unit of work, the larger part of the cost of a turn's last write.
+    """
+    row = session.execute(
+        select(_MESSAGES).where(_MESSAGES.c.id == message_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no message {message_id}")
+    payload = {**row.payload, **copy.deepcopy(dict(extra))}
+    session.execute(update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(payload=payload))
+    return _message_record(row, payload=payload)
 
 
 def _latest_handoff_of(conversation_id: str) -> Select[tuple[Handoff]]:
@@ -843,7 +913,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _conversation_record(row: Conversation) -> ConversationRecord:
+def _conversation_record(row: Conversation | Row[Any]) -> ConversationRecord:
     return ConversationRecord(
         id=row.id,
         customer_id=row.customer_id,
@@ -859,7 +929,10 @@ def _conversation_record(row: Conversation) -> ConversationRecord:
     )
 
 
-def _message_record(row: Message) -> MessageRecord:
+def _message_record(
+    row: Message | Row[Any], *, payload: Mapping[str, Any] | None = None
+) -> MessageRecord:
+    # An ORM object or a Core row of the messages table; ``payload`` replaces the row's.
     return MessageRecord(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -867,7 +940,7 @@ def _message_record(row: Message) -> MessageRecord:
         sender=Sender(row.sender),
         text=row.text,
         client_message_id=row.client_message_id,
-        payload=copy.deepcopy(row.payload),
+        payload=copy.deepcopy(row.payload if payload is None else dict(payload)),
         created_at=row.created_at,
     )
 

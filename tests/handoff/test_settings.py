@@ -48,7 +48,7 @@ def test_defaults() -> None:
     assert settings.paths.model_cache_dir == Path.home() / ".cache" / "handoff-desk"
     assert settings.readiness.probe_timeout_seconds == 2.0
     assert settings.sentiment.model_dir == REPO / "models" / "sentiment"
-    assert settings.sentiment.threads == 2
+    assert settings.sentiment.threads == 1
     assert settings.sentiment.max_length == 128
     assert settings.sentiment.max_batch == 64
     assert settings.sentiment.max_wait_ms == 1.0

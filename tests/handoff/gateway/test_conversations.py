@@ -267,6 +267,26 @@ async def test_once_queued_the_bot_never_sees_another_message(
     assert last.sender is Sender.CUSTOMER and last.payload["processed"] is True
 
 
+async def test_a_message_stored_while_the_turn_before_escalates_never_reaches_the_bot(
+    service: ConversationService, store: ConversationStore, assistant: FakeAssistant
+) -> None:
+    # The second message is stored while the bot still owns the conversation, and its turn
+    # starts only once the first one has queued the handoff: the owner it was stored with is
+    # stale, and the turn must read it again.
+    record, _ = await service.start(STANDARD)
+    assistant.script = [answer("request_human", 0.99)]
+    first = await service.receive(record.id, client_message_id="m1", text="a human, please")
+    second = await service.receive(record.id, client_message_id="m2", text="hello? anyone?")
+    assert first.turn is not None and second.turn is not None
+
+    results = [await first.turn, await second.turn]
+
+    assert [r.state for r in results] == [ConversationState.QUEUED, ConversationState.QUEUED]
+    assert [text for _, text, _ in assistant.calls] == ["a human, please"]
+    stored = [m for m in store.transcript(record.id) if m.client_message_id == "m2"]
+    assert stored[0].payload["processed"] is True and stored[0].payload["owner"] == "queued"
+
+
 async def test_rasa_signal_replaces_its_own_goodbye_with_the_notice(
     service: ConversationService, store: ConversationStore, assistant: FakeAssistant
 ) -> None:

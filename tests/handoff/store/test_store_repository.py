@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from handoff.exceptions import HandoffError
+from handoff.store import repository
 from handoff.store.errors import ConversationNotFound, IllegalTransition
 from handoff.store.repository import ConversationRecord, ConversationStore, MessageRecord
 from handoff.store.states import ALLOWED_TRANSITIONS, ConversationState, HandoffStatus, Sender
@@ -303,14 +304,16 @@ def test_losing_the_insert_race_returns_the_winner(
     winner, _ = store.append_customer_message(
         conversation.id, client_message_id="c1", text="first", payload=None, now=NOW
     )
-    real_lookup = store._find_client_message
+    real_lookup = repository._client_message
     calls: list[str] = []
 
-    def lookup_missing_once(conversation_id: str, client_message_id: str) -> Any:
+    def lookup_missing_once(session: Any, conversation_id: str, client_message_id: str) -> Any:
         calls.append(client_message_id)
-        return None if len(calls) == 1 else real_lookup(conversation_id, client_message_id)
+        if len(calls) == 1:
+            return None
+        return real_lookup(session, conversation_id, client_message_id)
 
-    monkeypatch.setattr(store, "_find_client_message", lookup_missing_once)
+    monkeypatch.setattr(repository, "_client_message", lookup_missing_once)
 
     message, duplicate = store.append_customer_message(
         conversation.id, client_message_id="c1", text="second", payload=None, now=NOW
