@@ -231,12 +231,16 @@ async def test_frustration_escalates_with_a_valid_brief(
     sentiment: FakeSentiment,
 ) -> None:
     record, _ = await service.start(PREMIUM)
-    await say(service, record.id, "where is my card?")
-    sentiment.script = [reading("negative", 0.93)]
-    result = await say(service, record.id, "It still hasn't come, this is ridiculous")
+    sentiment.script = [reading("negative", 0.93), reading("negative", 0.93)]
+    first = await say(service, record.id, "where is my card? this is ridiculous")
+    # A question the assistant understood: it answers first.
+    assert first.state is ConversationState.BOT
+    assert first.decision.reason_codes[-1] == "answer_first"
+    assistant.script = [answer("nlu_fallback", 0.45)]
+    result = await say(service, record.id, "It still hasn't come, that doesn't help")
 
     assert result.state is ConversationState.QUEUED
-    assert "high_frustration" in result.decision.reason_codes
+    assert result.decision.reason_codes[:2] == ("high_frustration", "unresolved_frustration")
     handoff = store.latest_handoff(record.id)
     brief = HandoffBrief.model_validate(handoff.brief)
     assert brief.customer.id == "cus_1002" and brief.customer.tier == "premium"
