@@ -202,9 +202,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     Sizing: with the bottom 4 layers cached, an example costs about 14 ms of one core's time
     (5.7 caching + 8.6 the step; ``benchmarks/sentiment_train_levers.py``), a full fine-tune
-    30 ms. The default mix of about 23,000 examples (the in-domain train split once, samples of
-    the public sets) is estimated at about 3 minutes of loading, training and calibrating on two
-    idle cores here, so that a machine three times slower stays inside 15 minutes.
+    30 ms. The default mix of about 35,000 examples (the in-domain train split three times,
+    samples of the public sets) is estimated at about 4 minutes of loading, training and
+    calibrating on two idle cores here, so that a machine three times slower stays inside 15
+    minutes.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=repo_root() / "models" / "sentiment")
@@ -235,8 +236,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tweeteval-emotion", type=int, default=2000, help="-1 = all")
     parser.add_argument("--tweeteval-irony", type=int, default=1000, help="-1 = all")
     parser.add_argument(
-        "--in-domain-repeat", type=int, default=2,
-        help="copies of the in-domain corpus's train split in the mix",
+        "--in-domain-repeat", type=int, default=3,
+        help="copies of the in-domain corpus's train split in the mix (3: measured +1.6 points "
+        "of in-domain frustration F1 over 2 for 19 % more steps)",
     )  # fmt: skip
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0 = all epochs)")
     parser.add_argument("--no-eval", action="store_true", help="skip the final dev evaluation")
