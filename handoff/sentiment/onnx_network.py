@@ -80,6 +80,9 @@ class OnnxSentimentNetwork:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
+        # Idle pool threads would spin between forward passes, burning a core that the turn's
+        # concurrent Rasa call needs (15 ms of CPU per message instead of 4 with 2 threads).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # One forward pass at a time (the batcher serialises them): no inter-op parallelism.
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
