@@ -169,8 +169,9 @@ def quantize_int8(source: Path, target: Path) -> Path:
 class _OnnxAsModule:
     """Enough of a torch module for ``training.sentiment.evaluate.predict``."""
 
-    def __init__(self, network: OnnxSentimentNetwork) -> None:
+    def __init__(self, network: OnnxSentimentNetwork, config: object) -> None:
         self.network = network
+        self.config = config  # the torch model's: predict reads its calibration temperatures
 
     def eval(self) -> _OnnxAsModule:
         return self
@@ -194,7 +195,8 @@ def evaluate_variants(model_dir: Path, data_dir: Path, threads: int) -> dict[str
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    customer_service = evaluate.repo_root() / evaluate.data.CUSTOMER_SERVICE_TSV
+    config = CustomerSentimentModel.config_class.from_pretrained(model_dir)
+    root = evaluate.repo_root()
     for name in (ONNX_FILE, ONNX_INT8_FILE):
         if not (model_dir / name).is_file():
             raise FileNotFoundError(f"no {model_dir / name}: export it first")
@@ -203,17 +205,15 @@ def evaluate_variants(model_dir: Path, data_dir: Path, threads: int) -> dict[str
     variants = {
         "torch-float32": lambda: CustomerSentimentModel.from_pretrained(model_dir).eval(),
         "onnx-float32": lambda: _OnnxAsModule(
-            OnnxSentimentNetwork.load(model_dir / ONNX_FILE, threads=threads)
+            OnnxSentimentNetwork.load(model_dir / ONNX_FILE, threads=threads), config
         ),
         "onnx-int8": lambda: _OnnxAsModule(
-            OnnxSentimentNetwork.load(model_dir / ONNX_INT8_FILE, threads=threads)
+            OnnxSentimentNetwork.load(model_dir / ONNX_INT8_FILE, threads=threads), config
         ),
     }
     for name, build in variants.items():
         started = time.monotonic()
-        metrics[name] = evaluate.flat(
-            evaluate.evaluate_model(build(), tokenizer, data_dir, customer_service)
-        )
+        metrics[name] = evaluate.flat(evaluate.evaluate_model(build(), tokenizer, data_dir, root))
         seconds[name] = round(time.monotonic() - started, 1)
     reference = metrics["torch-float32"]
     drops = {
