@@ -167,9 +167,6 @@ _RISK_INTENT_REASONS: Mapping[str, str] = MappingProxyType(
         "report_fraud": _FRAUD_REPORTED,
     }
 )
-# Modifiers, not triggers (the engine's premium_tier): they explain the severity or the mode,
-# not why the conversation was handed over, so the summary's "because" leaves them out.
-_MODIFIER_CODES = frozenset(reason_codes.MODIFIER_CODES)
 _MAX_STEP_GROUPS = 4
 _MAX_REASONS = 3
 # A change in frustration smaller than this, first message to last, reads as "stayed around".
@@ -470,7 +467,9 @@ def _why_escalated(decision: EscalationDecision, tier: Tier) -> str:
     team = team if team.endswith("team") else f"{team} team"
     severity = decision.severity.value.replace("sev", "Sev-")
     head = f"Escalated to the {team} as {severity}"
-    triggers = [hit for hit in decision.reasons if hit.code not in _MODIFIER_CODES]
+    # Modifiers (premium_tier, answer_first) explain the severity or the mode, not why the
+    # conversation was handed over, so the summary's "because" leaves them out.
+    triggers = [hit for hit in decision.reasons if hit.code not in reason_codes.MODIFIER_CODES]
     if not triggers:
         return head + "."
     reasons = [_agent_reason(hit, tier) for hit in triggers[:_MAX_REASONS]]

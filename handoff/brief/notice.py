@@ -90,9 +90,6 @@ _OPENINGS: Mapping[str, str] = MappingProxyType(
         "fraud_report": _FRAUD_OPENING,
     }
 )
-# Codes that explain the severity or the mode rather than the handoff (the engine's
-# premium_tier): never the reason the customer is given.
-_MODIFIER_CODES = frozenset(reasons.MODIFIER_CODES)
 _RASA_SIGNAL = "rasa_signal"
 
 # For a reason code the table above does not know: the category still says something true.
@@ -233,7 +230,8 @@ def _team_phrase(display_name: str) -> str:
 def _reason_key(decision: EscalationDecision) -> str | None:
     """The key of the phrase tables for the top trigger; None when nothing but modifiers fired."""
     # Only the top trigger: the customer needs one true reason, not the engine's whole list.
-    top = next((hit for hit in decision.reasons if hit.code not in _MODIFIER_CODES), None)
+    # A modifier (premium_tier) explains the severity or the mode: never the customer's reason.
+    top = next((hit for hit in decision.reasons if hit.code not in reasons.MODIFIER_CODES), None)
     return None if top is None else _key_of(top)
 
 
