@@ -35,8 +35,8 @@ class ActionHandOverWithCare(Action):
     ) -> list[EventType]:
         """Acknowledge what the customer said, say a colleague takes over, send the signal."""
         reading = latest_intent(tracker)
-        served = reading.name in HAND_OVER_AT_ONCE_INTENTS
-        hint = escalation_for_intent(reading.name) if served else None
+        ours = reading.name in HAND_OVER_AT_ONCE_INTENTS
+        hint = escalation_for_intent(reading.name) if ours else None
         if hint is None:
             # Only the rules of those intents run this action, so another intent means the
             # rules and this list disagree. The customer still reaches a person.
