@@ -18,8 +18,12 @@ EXIT_BAD_CONFIGURATION = 2
 
 
 def rasa_argv(options: Sequence[str], token: str) -> list[str]:
-    """The ``rasa run`` command line: the API enabled behind ``token``, then ``options``."""
-    return ["rasa", "run", "--enable-api", "--auth-token", token, *options]
+    """The ``rasa run`` command line: the API enabled behind ``token``, then ``options``.
+
+    The token is joined to its option with ``=``: a random token may begin with ``-``, which
+    argparse would otherwise take for the next option and refuse to start.
+    """
+    return ["rasa", "run", "--enable-api", f"--auth-token={token}", *options]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

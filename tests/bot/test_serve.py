@@ -13,9 +13,21 @@ def test_the_api_is_enabled_behind_the_token_and_the_options_follow() -> None:
     argv = rasa_argv(["--interface", "127.0.0.1", "--port", "5005"], TOKEN)
 
     assert argv[:2] == ["rasa", "run"]
-    assert argv[argv.index("--auth-token") + 1] == TOKEN
+    assert f"--auth-token={TOKEN}" in argv
     assert "--enable-api" in argv
     assert argv[-4:] == ["--interface", "127.0.0.1", "--port", "5005"]
+
+
+@pytest.mark.parametrize("token", [TOKEN, "-" + TOKEN, "--" + TOKEN])
+def test_rasa_reads_the_token_whatever_its_first_character(token: str) -> None:
+    # secrets.token_urlsafe() begins with "-" one time in 64.
+    from rasa.__main__ import create_argument_parser
+
+    options = create_argument_parser().parse_args(rasa_argv(["--port", "5005"], token)[1:])
+
+    assert options.auth_token == token
+    assert options.enable_api is True
+    assert options.port == 5005
 
 
 @pytest.mark.parametrize("token", [None, "", "short"])
