@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Select, Table, insert, select, update
+from sqlalchemy import Engine, Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -57,9 +57,41 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# For the Core statements of a customer turn's hot path.
 _MESSAGES = cast(Table, Message.__table__)
 _CONVERSATIONS = cast(Table, Conversation.__table__)
+
+# The Core statements of a customer turn's hot path, built once with bound parameters.
+# Building a statement and its cache key on every call cost more than running it: storing a
+# message took 1.6 ms that way and 0.45 ms this way (SQLite, one thread). A bound name may not
+# be a column that the statement sets, hence "new_payload" and "message_id".
+_NEXT_SEQ = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(last_seq=_CONVERSATIONS.c.last_seq + 1, updated_at=bindparam("now"))
+    .returning(_CONVERSATIONS.c.last_seq)
+)
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_CONVERSATION = select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+_CLIENT_MESSAGE = select(_MESSAGES).where(
+    _MESSAGES.c.conversation_id == bindparam("conversation_id"),
+    _MESSAGES.c.client_message_id == bindparam("client_message_id"),
+)
+_MESSAGE_FOR_UPDATE = (
+    select(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id")).with_for_update()
+)
+_SET_PAYLOAD = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(payload=bindparam("new_payload"))
+)
+_MESSAGES_AFTER = (
+    select(_MESSAGES)
+    .where(
+        _MESSAGES.c.conversation_id == bindparam("conversation_id"),
+        _MESSAGES.c.seq > bindparam("after_seq"),
+    )
+    .order_by(_MESSAGES.c.seq)
+)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _EVENT_KEYS = frozenset({"event", "from", "to", "reason"})
 _NOTICE_KEYS = frozenset({"event", "handoff_id"})
@@ -537,10 +569,8 @@ class ConversationStore:
         """The conversation's messages with ``seq > after_seq``, in order (``[]`` for an
         unknown conversation)."""
         with self._read() as session:
-            rows = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
-                .order_by(Message.seq)
+            rows = session.execute(
+                _MESSAGES_AFTER, {"conversation_id": conversation_id, "after_seq": after_seq}
             )
             return [_message_record(row) for row in rows]
 
@@ -822,12 +852,9 @@ class ConversationStore:
     ) -> MessageRecord:
         # Taking the number first also locks the conversation (PostgreSQL) for the rest of
         # the transaction; ``changes`` are further columns to set in the same statement.
+        next_seq = _NEXT_SEQ.values(**changes) if changes else _NEXT_SEQ
         seq = session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(last_seq=Conversation.last_seq + 1, updated_at=now, **(changes or {}))
-            .returning(Conversation.last_seq),
-            execution_options={"synchronize_session": False},
+            next_seq, {"conversation_id": conversation_id, "now": now}
         ).scalar_one_or_none()
         if seq is None:
             raise ConversationNotFound(conversation_id)
@@ -835,17 +862,16 @@ class ConversationStore:
         # messages, and the unit of work cost more than the statement (nothing reads the row
         # back as an ORM object).
         message_id = session.execute(
-            insert(_MESSAGES)
-            .values(
-                conversation_id=conversation_id,
-                seq=seq,
-                sender=sender.value,
-                text=text,
-                client_message_id=client_message_id,
-                payload=payload,
-                created_at=now,
-            )
-            .returning(_MESSAGES.c.id)
+            _INSERT_MESSAGE,
+            {
+                "conversation_id": conversation_id,
+                "seq": seq,
+                "sender": sender.value,
+                "text": text,
+                "client_message_id": client_message_id,
+                "payload": payload,
+                "created_at": now,
+            },
         ).scalar_one()
         return MessageRecord(
             id=message_id,
@@ -861,9 +887,7 @@ class ConversationStore:
 
 def _conversation_in(session: Session, conversation_id: str) -> ConversationRecord | None:
     """The conversation as ``session``'s transaction sees it (a Core read: no identity map)."""
-    row = session.execute(
-        select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == conversation_id)
-    ).one_or_none()
+    row = session.execute(_CONVERSATION, {"conversation_id": conversation_id}).one_or_none()
     return None if row is None else _conversation_record(row)
 
 
@@ -872,10 +896,8 @@ def _client_message(
 ) -> MessageRecord | None:
     """The conversation's message with that client id, read in ``session``, or ``None``."""
     row = session.execute(
-        select(_MESSAGES).where(
-            _MESSAGES.c.conversation_id == conversation_id,
-            _MESSAGES.c.client_message_id == client_message_id,
-        )
+        _CLIENT_MESSAGE,
+        {"conversation_id": conversation_id, "client_message_id": client_message_id},
     ).one_or_none()
     return None if row is None else _message_record(row)
 
@@ -886,13 +908,11 @@ def _merge_payload(session: Session, message_id: int, extra: Mapping[str, Any]) 
     Core statements: the row is locked (PostgreSQL), read, merged and written without the ORM's
     identity map and unit of work, the larger part of the cost of a turn's last write.
     """
-    row = session.execute(
-        select(_MESSAGES).where(_MESSAGES.c.id == message_id).with_for_update()
-    ).one_or_none()
+    row = session.execute(_MESSAGE_FOR_UPDATE, {"message_id": message_id}).one_or_none()
     if row is None:
         raise LookupError(f"no message {message_id}")
     payload = {**row.payload, **copy.deepcopy(dict(extra))}
-    session.execute(update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(payload=payload))
+    session.execute(_SET_PAYLOAD, {"message_id": message_id, "new_payload": payload})
     return _message_record(row, payload=payload)
 
 
