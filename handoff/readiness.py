@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.exceptions import DependencyUnavailable
+from handoff.http_client import describe_failure
 from handoff.resources import Resources, SentimentService
 from handoff.settings import Settings
 
@@ -260,7 +261,7 @@ async def _get(
         return await client.get(url, params=params)
     except httpx.HTTPError as exc:
         raise DependencyUnavailable(
-            dependency, f"cannot reach {url}: {type(exc).__name__}: {exc}"
+            dependency, f"cannot reach {url}: {describe_failure(exc)}"
         ) from exc
 
 

@@ -23,8 +23,8 @@ import httpx
 from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.engine import make_url
 
-from handoff import __version__
 from handoff.exceptions import ConfigurationError
+from handoff.http_client import create_http_client
 from handoff.sentiment.batcher import MicroBatcher
 from handoff.settings import SentimentSettings, Settings
 from handoff.store.database import create_database_engine
@@ -68,18 +68,6 @@ class Resources:
     sentiment: SentimentService
 
 
-def create_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client for Rasa and the action server.
-
-    Its default timeout is Rasa's request timeout, the slowest call the service makes;
-    readiness probes impose their own, shorter limit on top.
-    """
-    return httpx.AsyncClient(
-        timeout=settings.rasa.request_timeout_seconds,
-        headers={"User-Agent": f"handoff-desk/{__version__}"},
-    )
-
-
 def create_service_engine(url: str) -> Engine:
     """An engine for the service's own database at ``url``.
 
@@ -112,7 +100,10 @@ def create_bank_engine(url: str) -> Engine:
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Build the shared clients from ``settings`` and close them all on exit."""
     async with AsyncExitStack() as stack:
-        http_client = await stack.enter_async_context(create_http_client(settings))
+        # Its default timeout is Rasa's request timeout, the slowest call the service makes;
+        # readiness probes impose their own, shorter limit on top.
+        timeout = settings.rasa.request_timeout_seconds
+        http_client = await stack.enter_async_context(create_http_client(timeout))
         service_engine = create_service_engine(settings.database.url)
         stack.callback(service_engine.dispose)
         bank_engine = create_bank_engine(settings.bank.url)

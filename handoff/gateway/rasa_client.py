@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from handoff.exceptions import DependencyUnavailable, HandoffError
+from handoff.http_client import describe_failure, is_slow_answer
 
 logger = logging.getLogger(__name__)
 
@@ -220,14 +221,13 @@ class RasaTurnClient:
         # One POST to Rasa: transport failures and error statuses as the documented errors.
         try:
             response = await self._http.post(url, timeout=self._timeout, **request)
-        except httpx.TimeoutException:
-            raise BotUnavailable(
-                f"Rasa did not answer within {self._timeout:g} s ({url})"
-            ) from None
-        except httpx.RequestError as exc:  # refused, reset, DNS failure...
-            raise BotUnavailable(
-                f"cannot reach Rasa at {url}: {type(exc).__name__}: {exc}"
-            ) from exc
+        except httpx.RequestError as exc:
+            if is_slow_answer(exc):
+                raise BotUnavailable(
+                    f"Rasa did not answer within {self._timeout:g} s ({url})"
+                ) from None
+            # Refused, reset, DNS failure, no connection in time...
+            raise BotUnavailable(f"cannot reach Rasa at {url}: {describe_failure(exc)}") from exc
         self._raise_for_status(response, url, not_found)
         return response
 

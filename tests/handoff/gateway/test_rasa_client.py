@@ -7,7 +7,6 @@ answer the channel documents, and every way the call can fail, comes out as inte
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -307,17 +306,6 @@ async def test_a_refused_connection_means_the_bot_is_unavailable(
 
     with pytest.raises(BotUnavailable, match="cannot reach Rasa.*Connection refused"):
         await make_client(http).send(SENDER, "hi", {})
-
-
-async def test_a_refused_connection_on_a_real_socket_means_the_bot_is_unavailable() -> None:
-    # A port that was just free and is closed again: nothing listens, a real ECONNREFUSED.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with httpx.AsyncClient() as real:
-        client = RasaTurnClient(real, f"http://127.0.0.1:{port}", token=None, timeout=2.0)
-        with pytest.raises(BotUnavailable, match="cannot reach Rasa"):
-            await client.send(SENDER, "hi", {})
 
 
 async def test_a_server_error_means_the_bot_is_unavailable(
