@@ -368,3 +368,13 @@ def test_the_real_public_sources_load_and_copy_no_text() -> None:
             for fields in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 public_texts.update(corpus.normalise(f) for f in fields if len(f) > 25)
     assert not ours & public_texts
+
+
+def test_the_command_prints_help_instead_of_reading_a_folder_named_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        corpus.main(["--help"])
+
+    assert exited.value.code == 0
+    assert "data_dir" in capsys.readouterr().out

@@ -17,6 +17,7 @@ their own release (CFPB sentences are split by complaint, so no narrative is on 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import hashlib
@@ -448,8 +449,16 @@ def corpus_counts(data_dir: Path, root: Path | None = None) -> dict[str, dict[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m training.sentiment.corpus [DATA_DIR]``: the counts as JSON."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    data_dir = Path(args[0]) if args else get_settings().paths.data_dir
+    parser = argparse.ArgumentParser(
+        prog="python -m training.sentiment.corpus",
+        description="Counts of the in-domain sentiment corpus per split, source and kind (JSON).",
+    )
+    parser.add_argument(
+        "data_dir", nargs="?", type=Path, default=None,
+        help="the shared data folder (default: the configured one)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or get_settings().paths.data_dir
     sys.stdout.write(json.dumps(corpus_counts(data_dir), indent=2) + "\n")
     return 0
 

@@ -238,7 +238,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--in-domain-repeat", type=int, default=3,
         help="copies of the in-domain corpus's train split in the mix (3: measured +1.6 points "
-        "of in-domain frustration F1 over 2 for 19 % more steps)",
+        "of in-domain frustration F1 over 2 for 19 %% more steps)",
     )  # fmt: skip
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (0 = all epochs)")
     parser.add_argument("--no-eval", action="store_true", help="skip the final dev evaluation")
