@@ -419,7 +419,9 @@ class ConversationService:
         decision = decide(signals, history, tier, self._policy, now)
         intent = None if rasa_turn is None else rasa_turn.intent
         confidence = None if rasa_turn is None else rasa_turn.confidence
-        readings = turn_payload(reading, intent, confidence, decision, bot_error)
+        ranking = [] if rasa_turn is None else rasa_turn.intent_ranking
+        ranked = [(entry.name, entry.confidence) for entry in ranking]
+        readings = turn_payload(reading, intent, confidence, decision, bot_error, ranked)
         replies = turn_replies(message, rasa_turn, bot_error)
         if not decision.escalate:
             # The common turn: readings, "done" and the replies in one transaction.

@@ -7,7 +7,7 @@ public part of a payload ever reaches the customer's socket.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from handoff.brief.builder import TranscriptEntry
@@ -91,18 +91,27 @@ def reading_from_payload(payload: Mapping[str, Any]) -> SentimentReading | None:
     )
 
 
+RANKING_KEPT = 3
+"""How many of the assistant's ranked intents a turn keeps: the trainers' inbox shows the top
+three and calls a turn ambiguous when the first two are close."""
+
+
 def turn_payload(
     reading: SentimentReading | None,
     intent: str | None,
     confidence: float | None,
     decision: EscalationDecision,
     bot_error: str | None,
+    ranking: Sequence[tuple[str, float]] = (),
 ) -> dict[str, Any]:
-    """What a customer message keeps once its turn has run: the readings and the verdict."""
+    """What a customer message keeps once its turn has run: the readings, the top of the
+    assistant's intent ranking (``(name, confidence)``, best first) and the verdict."""
+    best = sorted(ranking, key=lambda entry: entry[1], reverse=True)[:RANKING_KEPT]
     return {
         "sentiment": None if reading is None else reading.to_json_dict(),
         "intent": intent,
         "confidence": confidence,
+        "intent_ranking": [{"name": name, "confidence": value} for name, value in best],
         "bot_error": bot_error,
         "escalation": {
             "escalate": decision.escalate,

@@ -34,6 +34,7 @@ from handoff.gateway.presence import PresenceRegistry
 from handoff.gateway.rasa_client import (
     BotReply,
     BotUnavailable,
+    RankedIntent,
     RasaHandoffSignal,
     RasaTurn,
 )
@@ -61,7 +62,12 @@ def answer(intent: str = "card_arrival", confidence: float = 0.95, **extra: Any)
         handoff=None,
         intent=intent,
         confidence=confidence,
-        intent_ranking=[],
+        intent_ranking=[
+            RankedIntent("lost_or_stolen_card", 0.01),
+            RankedIntent(intent, confidence),
+            RankedIntent("card_linking", 0.005),
+            RankedIntent("card_delivery_estimate", 0.03),
+        ],
         attempted_steps=[],
         truncated=False,
         **extra,
@@ -173,6 +179,12 @@ async def test_a_tier1_turn_stores_the_reading_and_the_reply(
     assert stored["processed"] is True
     assert (stored["intent"], stored["confidence"]) == ("card_arrival", 0.95)
     assert stored["sentiment"]["label"] == "neutral"
+    # The top three of the ranking, best first, for the trainers' inbox.
+    assert stored["intent_ranking"] == [
+        {"name": "card_arrival", "confidence": 0.95},
+        {"name": "card_delivery_estimate", "confidence": 0.03},
+        {"name": "lost_or_stolen_card", "confidence": 0.01},
+    ]
     # Rasa is told who the customer is, and nothing of the reading (no action reads it).
     ((_, text, metadata),) = assistant.calls
     assert metadata == {"customer_id": "cus_1001"}
