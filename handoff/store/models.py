@@ -36,6 +36,7 @@ from handoff.store.states import (
     AgentRole,
     ConversationState,
     HandoffStatus,
+    ReviewStatus,
     RootCause,
     Sender,
     SlaEventKind,
@@ -168,6 +169,38 @@ class Resolution(Base):
     correct_intent: Mapped[str | None] = mapped_column(String(100))
     misunderstood_message_seq: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReviewItem(Base):
+    """A customer message in the bot trainers' inbox, masked, with why it is there.
+
+    Written in the transaction that completes its turn (``reasons`` from
+    :func:`handoff.trainer.inbox.review_reasons`); near-identical messages share
+    ``occurrence_key`` and are counted and labelled together.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ReviewStatus), name="status"),
+        # The inbox: the open messages, grouped by key, newest first.
+        Index(None, "status", "occurrence_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)  # masked (handoff.trainer.masking)
+    occurrence_key: Mapped[str] = mapped_column(String(500))
+    intent: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    ranking: Mapped[list[dict[str, Any]]] = mapped_column(json_document(), default=list)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(json_document(), default=list)
+    suggestion: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.OPEN.value)
+    label: Mapped[str | None] = mapped_column(String(100))  # the intent a trainer gave it
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, defer
 from handoff.store.database import for_writing, session_factory
 from handoff.store.errors import ConversationNotFound, HandoffStateError, IllegalTransition
 from handoff.store.models import Conversation, Handoff, Message
+from handoff.store.review import NewReviewItem, insert_review_item
 from handoff.store.states import (
     ALLOWED_TRANSITIONS,
     ConversationState,
@@ -552,8 +553,10 @@ class ConversationStore:
         extra: Mapping[str, Any],
         replies: Sequence[NewMessage],
         now: datetime,
+        review: NewReviewItem | None = None,
     ) -> tuple[MessageRecord, list[MessageRecord]]:
-        """Merge ``extra`` into a customer message's payload and store its replies, together.
+        """Merge ``extra`` into a customer message's payload and store its replies, together;
+        with ``review``, the message goes to the trainers' inbox too.
 
         One transaction: a turn is either answered and marked, or neither, so a crash can
         never leave an answered message looking unanswered or the reverse. Returns the updated
@@ -563,6 +566,14 @@ class ConversationStore:
         with self._writing() as session:
             updated = _merge_payload(session, message_id, extra)
             stored = self._insert_replies(session, updated.conversation_id, replies, now)
+            if review is not None:
+                insert_review_item(
+                    session,
+                    message_id=message_id,
+                    conversation_id=updated.conversation_id,
+                    item=review,
+                    now=now,
+                )
             return updated, stored
 
     def messages_after(self, conversation_id: str, after_seq: int) -> list[MessageRecord]:

@@ -47,6 +47,17 @@ class AgentRole(StrEnum):
     SUPERVISOR = "supervisor"  # an agent who also oversees their teams' queues and agents
 
 
+class ReviewStatus(StrEnum):
+    """Where a message of the trainers' inbox stands. Nothing is deleted: a decision is a
+    status with who made it and when."""
+
+    OPEN = "open"  # waiting for a trainer
+    ACCEPTED = "accepted"  # the assistant's intent was right: kept as an example of it
+    RELABELLED = "relabelled"  # an example of another intent
+    OUT_OF_SCOPE = "out_of_scope"  # an example of out_of_scope
+    IGNORED = "ignored"  # not training material (noise, a test, personal chatter)
+
+
 class RootCause(StrEnum):
     """Why a handoff was needed, as the resolving agent judges it."""
 

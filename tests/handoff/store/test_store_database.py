@@ -22,7 +22,7 @@ from handoff.store.database import (
 )
 from handoff.store.models import Base
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -49,6 +49,7 @@ def test_migrations_bring_an_empty_database_to_the_models(
             "agents",
             "resolutions",
             "sla_events",
+            "review_items",
         }
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
