@@ -56,6 +56,7 @@ from handoff.settings import DEMO_MODE_WARNING, Settings, get_settings, require_
 from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import upgrade_database
 from handoff.store.repository import ConversationStore, HandoffRecord
+from handoff.trainer.inbox import InboxIntake, InboxRules
 from handoff.web import pages
 from handoff.web.api_docs import add_api_docs
 from handoff.web.headers import SecurityHeaders
@@ -177,6 +178,7 @@ def build_gateway(
     """
     channel_token = settings.rasa.channel_token
     api_token = settings.rasa.auth_token  # the HTTP API's (setting the hand-back summary)
+    policy = load_escalation_policy(settings)
     service = ConversationService(
         store=ConversationStore(resources.service_engine),
         hub=(hub := ConversationHub()),
@@ -188,10 +190,14 @@ def build_gateway(
             api_token=None if api_token is None else api_token.get_secret_value(),
         ),
         sentiment=BatcherSentimentReader(resources.sentiment),
-        policy=load_escalation_policy(settings),
+        policy=policy,
         presence=presence if presence is not None else PresenceRegistry(),
         average_handle=timedelta(minutes=settings.gateway.average_handle_minutes),
         on_queued=on_queued,
+        inbox_intake=InboxIntake(
+            InboxRules(policy.thresholds.low_confidence, settings.trainer.ambiguous_margin),
+            phone_region=settings.trainer.phone_region,
+        ),
     )
     return Gateway(settings=settings, service=service, hub=hub, bank_engine=resources.bank_engine)
 

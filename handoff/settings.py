@@ -27,6 +27,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -318,6 +319,32 @@ class GatewaySettings(_Group):
     )
 
 
+class TrainerSettings(_Group):
+    """The bot trainers' inbox: which turns go to it, and how their personal data is masked."""
+
+    ambiguous_margin: float = Field(
+        default=0.10,
+        ge=0.0,
+        le=1.0,
+        description="A turn is ambiguous (and goes to the inbox) when the assistant's top two "
+        "intents are closer than this.",
+    )
+    phone_region: str = Field(
+        default="GB",
+        description="Region (ISO 3166 code) a phone number without a country code is read in, "
+        "when masking messages for the inbox.",
+    )
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phone numbers are known for (e.g. GB, US)")
+        return value.upper()
+
+
 DEMO_AGENT_TOKEN_SECRET = "DEMO-ONLY agent token secret: public, accepted in demo mode alone"
 """The demo mode's agent token secret: public (it is in this file), so anyone can sign with it."""
 
@@ -497,6 +524,7 @@ class Settings(BaseSettings):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
 
     @property
     def trusted_origins(self) -> frozenset[str]:

@@ -60,7 +60,9 @@ from handoff.store.repository import (
     NewMessage,
     QueueEntryRecord,
 )
+from handoff.store.review import NewReviewItem
 from handoff.store.states import ConversationState, Sender
+from handoff.trainer import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +187,10 @@ class ConversationService:
         clock: Clock = utc_now,
         channel: str = "web",
         on_queued: HandoffObserver | None = None,
+        inbox_intake: inbox.InboxIntake | None = None,
     ) -> None:
+        """``inbox_intake`` decides which turns go to the trainers' inbox; by default the
+        policy's low-confidence threshold and the settings' default margin and region."""
         self._store = store
         self._hub = hub
         self._assistant = assistant
@@ -196,6 +201,9 @@ class ConversationService:
         self._clock = clock
         self._channel = channel
         self._on_queued = on_queued
+        self._inbox = inbox_intake or inbox.InboxIntake(
+            inbox.InboxRules(policy.thresholds.low_confidence, inbox.DEFAULT_AMBIGUOUS_MARGIN)
+        )
         self._locks: dict[str, asyncio.Lock] = {}
         # Per conversation, how many turns have ended: a snapshot of a bot-owned conversation
         # is current as long as this has not moved since just before it was read (receive()).
@@ -423,11 +431,13 @@ class ConversationService:
         ranked = [(entry.name, entry.confidence) for entry in ranking]
         readings = turn_payload(reading, intent, confidence, decision, bot_error, ranked)
         replies = turn_replies(message, rasa_turn, bot_error)
+        review = self._review_item(message, conversation, rasa_turn, decision.escalate)
         if not decision.escalate:
-            # The common turn: readings, "done" and the replies in one transaction.
+            # The common turn: readings, "done", the replies and any inbox entry in one
+            # transaction.
             processed, published = await asyncio.to_thread(
                 self._store.complete_turn, message.id, extra={**readings, PROCESSED: True},
-                replies=replies, now=self._clock(),
+                replies=replies, now=self._clock(), review=review,
             )  # fmt: skip
             self._hub.publish(conversation_id, [to_frame(m) for m in published])
             if rasa_turn is not None:
@@ -440,13 +450,32 @@ class ConversationService:
         # resume (see recover()).
         _, published = await asyncio.to_thread(
             self._store.complete_turn, message.id, extra=readings, replies=replies,
-            now=self._clock(),
+            now=self._clock(), review=review,
         )  # fmt: skip
         self._hub.publish(conversation_id, [to_frame(m) for m in published])
         handoff = await self._queue_handoff(conversation, decision, rasa_turn)
         processed = await self._mark(message, {PROCESSED: True})
         state = ConversationState.QUEUED
         return TurnResult(processed, state, intent, confidence, reading, decision, handoff)
+
+    def _review_item(
+        self,
+        message: MessageRecord,
+        conversation: ConversationRecord,
+        rasa_turn: RasaTurn | None,
+        escalated: bool,
+    ) -> NewReviewItem | None:
+        # The trainers' inbox: what the assistant made of the message, if it needs a look.
+        # A turn without an answer (Rasa failed) has nothing the assistant misunderstood.
+        if rasa_turn is None:
+            return None
+        ranking = tuple(
+            inbox.RankedIntent(entry.name, entry.confidence) for entry in rasa_turn.intent_ranking
+        )
+        turn = inbox.ReviewTurn(rasa_turn.intent, rasa_turn.confidence, ranking, escalated)
+        names = [conversation.customer_name] if conversation.customer_name else []
+        entry = self._inbox.entry(message.text, turn, names=names)
+        return None if entry is None else new_review_item(entry)
 
     async def _ask_assistant(
         self, conversation: ConversationRecord, message: MessageRecord
@@ -684,6 +713,25 @@ def rasa_signal(
         category=category,
         severity=Severity(severity) if severity in known else None,
         team=team,
+    )
+
+
+def new_review_item(entry: inbox.InboxEntry) -> NewReviewItem:
+    """The store's row of an inbox entry: reasons and ranking as JSON documents."""
+    reasons = [
+        {"source": reason.source.value, "value": reason.value, "threshold": reason.threshold,
+         "detail": reason.detail}
+        for reason in entry.verdict.reasons
+    ]  # fmt: skip
+    ranking = [{"name": ranked.name, "confidence": ranked.confidence} for ranked in entry.ranking]
+    return NewReviewItem(
+        text=entry.text,
+        occurrence_key=entry.occurrence_key,
+        intent=entry.intent,
+        confidence=entry.confidence,
+        ranking=ranking,
+        reasons=reasons,
+        suggestion=entry.verdict.suggestion,
     )
 
 

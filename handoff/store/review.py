@@ -66,7 +66,16 @@ class ReviewGroup:
 def insert_review_item(
     session: Session, *, message_id: int, conversation_id: str, item: NewReviewItem, now: datetime
 ) -> int:
-    """Add ``item`` for the message, in the caller's transaction; returns its id."""
+    """Add ``item`` for the message, in the caller's transaction; returns its id.
+
+    A message has one item: a turn run again after a crash (see the gateway's recover())
+    finds its item there and keeps it.
+    """
+    existing = session.execute(
+        select(_ITEMS.c.id).where(_ITEMS.c.message_id == message_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return int(existing)
     values = {
         "message_id": message_id,
         "conversation_id": conversation_id,

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handoff.trainer.masking import DEFAULT_PHONE_REGION, mask_personal_data
+
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 """Intents that mean the assistant could not serve the message."""
 
@@ -146,7 +148,11 @@ def _low_confidence(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
 
 
 def _ambiguous(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
-    ranking = [entry for entry in turn.ranking if entry.name not in FALLBACK_INTENTS]
+    # After a fallback the runners-up are noise: the fallback itself is the reason.
+    if turn.intent in FALLBACK_INTENTS:
+        return None
+    ranking = [entry for entry in top_intents(turn.ranking, keep=len(turn.ranking))
+               if entry.name not in FALLBACK_INTENTS]  # fmt: skip
     if len(ranking) < 2:
         return None
     first, second = ranking[0], ranking[1]
@@ -189,3 +195,46 @@ def occurrence_key(masked_text: str) -> str:
 def top_intents(ranking: Sequence[RankedIntent], keep: int = 3) -> tuple[RankedIntent, ...]:
     """The best ``keep`` of a ranking, best first (what a turn stores for the inbox)."""
     return tuple(sorted(ranking, key=lambda entry: entry.confidence, reverse=True)[:keep])
+
+
+DEFAULT_AMBIGUOUS_MARGIN = 0.10
+"""The default of the ``trainer.ambiguous_margin`` setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A turn as the inbox keeps it: masked text and its occurrence key, what the assistant
+    made of it, and the verdict (why, and the suggested intent)."""
+
+    text: str
+    occurrence_key: str
+    intent: str | None
+    confidence: float | None
+    ranking: tuple[RankedIntent, ...]
+    verdict: InboxVerdict
+
+
+@dataclass(frozen=True, slots=True)
+class InboxIntake:
+    """Decides, for each processed turn, whether it goes to the inbox, and masks it."""
+
+    rules: InboxRules
+    phone_region: str = DEFAULT_PHONE_REGION
+
+    def entry(self, text: str, turn: ReviewTurn, *, names: Sequence[str] = ()) -> InboxEntry | None:
+        """The inbox entry of a turn whose message was ``text``, or None when it is fine.
+
+        ``names`` are the customer's names on record, masked with the rest.
+        """
+        verdict = review_reasons(turn, self.rules)
+        if not verdict.for_review:
+            return None
+        masked = mask_personal_data(text, names=names, phone_region=self.phone_region)
+        return InboxEntry(
+            text=masked.text,
+            occurrence_key=occurrence_key(masked.text),
+            intent=turn.intent,
+            confidence=turn.confidence,
+            ranking=top_intents(turn.ranking),
+            verdict=verdict,
+        )

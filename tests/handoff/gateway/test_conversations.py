@@ -9,6 +9,7 @@ message.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 from postgres_server import BACKENDS
+from sqlalchemy import Engine
 
 from handoff.brief.builder import CustomerInfo
 from handoff.brief.schema import HandoffBrief
@@ -42,6 +44,7 @@ from handoff.sentiment.reading import SentimentReading
 from handoff.settings import repo_root
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.repository import ConversationStore, NewMessage
+from handoff.store.review import ReviewStore
 from handoff.store.states import ConversationState, Sender
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -115,8 +118,8 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
-    """A migrated store on SQLite, and again on the test session's real PostgreSQL server."""
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database on SQLite, and again on the test session's real PostgreSQL server."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'service.sqlite'}"
     else:
@@ -125,8 +128,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Conversati
         )
     engine = create_database_engine(url)
     upgrade_database(engine)
-    yield ConversationStore(engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> ConversationStore:
+    return ConversationStore(engine)
 
 
 @pytest.fixture
@@ -189,6 +197,40 @@ async def test_a_tier1_turn_stores_the_reading_and_the_reply(
     ((_, text, metadata),) = assistant.calls
     assert metadata == {"customer_id": "cus_1001"}
     assert store.find_by_token_hash(hash_token(token)).id == record.id
+
+
+async def test_a_turn_the_assistant_did_not_understand_goes_to_the_inbox_masked(
+    service: ConversationService, engine: Engine, assistant: FakeAssistant
+) -> None:
+    record, _ = await service.start(STANDARD)
+    assistant.script = [answer("card_arrival", 0.97), answer("nlu_fallback", 0.45)]
+
+    await say(service, record.id, "where is my card?")
+    await say(service, record.id, "Sam here, card 4242 4242 4242 4242 is weird")
+
+    (group,) = ReviewStore(engine).groups()
+    assert group.text == "[name] here, card [card number] is weird"
+    assert group.count == 1 and group.conversation_ids == [record.id]
+    assert group.intent == "nlu_fallback" and group.suggestion is None
+    assert [reason["source"] for reason in group.reasons] == ["fallback"]
+    assert group.ranking[0] == {"name": "nlu_fallback", "confidence": 0.45}
+
+
+async def test_an_ambiguous_turn_goes_to_the_inbox_with_the_intent_as_suggestion(
+    service: ConversationService, engine: Engine, assistant: FakeAssistant
+) -> None:
+    record, _ = await service.start(STANDARD)
+    close = answer("card_arrival", 0.55)
+    close = dataclasses.replace(
+        close, intent_ranking=[RankedIntent("card_arrival", 0.55), RankedIntent("lost_card", 0.5)]
+    )
+    assistant.script = [close]
+
+    await say(service, record.id, "my card?")
+
+    (group,) = ReviewStore(engine).groups()
+    assert [reason["source"] for reason in group.reasons] == ["ambiguous"]
+    assert group.suggestion == "card_arrival"
 
 
 class GatedSentiment(FakeSentiment):

@@ -37,12 +37,18 @@ CASES = [
     (CLEAR, None, [], None),
     (turn("nlu_fallback", 0.45, ("nlu_fallback", 0.45)), None, [FALLBACK], None),
     (turn("out_of_scope", 0.93, ("out_of_scope", 0.93)), None, [FALLBACK], None),
+    # After a fallback, close runners-up are not an ambiguity.
+    (turn("nlu_fallback", 0.45, ("nlu_fallback", 0.45), ("lost_card", 0.03), ("top_up", 0.02)),
+     None, [FALLBACK], None),
     (turn("card_arrival", 0.49, ("card_arrival", 0.49), ("lost_card", 0.20)), None, [LOW],
      "card_arrival"),
     # At the threshold is understood well enough.
     (turn("card_arrival", 0.50, ("card_arrival", 0.50), ("lost_card", 0.20)), None, [], None),
     (turn("card_arrival", 0.55, ("card_arrival", 0.55), ("lost_card", 0.46)), None, [AMBIGUOUS],
      "card_arrival"),
+    # The ranking is read best first whatever order it came in.
+    (turn("card_arrival", 0.90, ("lost_card", 0.01), ("card_arrival", 0.90), ("top_up", 0.05)),
+     None, [], None),
     # A fallback in the ranking is not a rival intent.
     (turn("card_arrival", 0.55, ("card_arrival", 0.55), ("nlu_fallback", 0.50)), None, [], None),
     (turn("card_arrival", 0.40, ("card_arrival", 0.40), ("lost_card", 0.38)), None,
