@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help setup system-deps models demo-db validate test test-unit test-service test-security test-bot \
         test-stories nlu-eval \
-        sentiment-eval bench-sentiment bench-gateway bench-agents escalation-eval run lint clean
+        sentiment-eval bench-sentiment bench-gateway bench-agents bench-trainer escalation-eval run lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -120,6 +120,9 @@ escalation-eval: models ## Containment and right-turn recall of the shipped esca
 
 bench-agents: models ## Brief and agent<->customer relay latency, 500 customers, 50 agents
 	$(PY) -m benchmarks.agents_bench
+
+bench-trainer: setup ## The trainers' inbox read with 100,000 stored turns, SQLite and PostgreSQL
+	$(PY) -m benchmarks.trainer_bench
 
 # --- running ------------------------------------------------------------------------------
 # The demo, and only the demo, runs in demo mode: public demo secrets, demo identities and the

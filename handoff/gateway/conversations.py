@@ -46,7 +46,9 @@ from handoff.gateway.transcript import (
     IN_REPLY_TO,
     PROCESSED,
     brief_entries,
+    escalating_message,
     past_turns,
+    review_turn,
     to_frame,
     turn_payload,
 )
@@ -593,6 +595,46 @@ class ConversationService:
             )  # fmt: skip
         self._hub.publish(conversation_id, [to_frame(m) for m in stored])
         return True
+
+    async def record_agent_verdict(
+        self,
+        handoff: HandoffRecord,
+        *,
+        avoidable: bool,
+        misunderstood_seq: int | None,
+        correct_intent: str | None,
+    ) -> list[int]:
+        """The resolving agent's word on the assistant, into the trainers' inbox: the message
+        they marked misunderstood, else, for an avoidable handoff, the turn that escalated;
+        their correct intent is the suggestion. Returns the inbox items written or updated."""
+        if misunderstood_seq is None and not avoidable:
+            return []
+        transcript = await self.messages_after(handoff.conversation_id, 0)
+        conversation = await asyncio.to_thread(
+            self._store.get_conversation, handoff.conversation_id
+        )
+        escalating = escalating_message(transcript, handoff.id)
+        if misunderstood_seq is not None:
+            target = next((m for m in transcript if m.seq == misunderstood_seq), None)
+        else:
+            target = escalating
+        if target is None or conversation is None:
+            return []
+        verdict = inbox.AgentVerdict(
+            avoidable=avoidable,
+            misunderstood=misunderstood_seq is not None,
+            correct_intent=correct_intent,
+        )
+        turn = review_turn(target, escalated=escalating is not None and target.id == escalating.id)
+        names = [conversation.customer_name] if conversation.customer_name else []
+        entry = self._inbox.entry(target.text, turn, names=names, agent=verdict)
+        if entry is None:
+            return []
+        item_id = await asyncio.to_thread(
+            self._store.record_review, target.id, conversation_id=conversation.id,
+            item=new_review_item(entry), now=self._clock(),
+        )  # fmt: skip
+        return [item_id]
 
     async def _record_rating(self, conversation_id: str, rasa_turn: RasaTurn) -> None:
         # The assistant put the customer's rating in its slot: kept on the handoff it rates,

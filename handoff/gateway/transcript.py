@@ -17,6 +17,7 @@ from handoff.gateway.protocol import TranscriptFrame
 from handoff.sentiment.reading import SentimentReading
 from handoff.store.repository import MessageRecord
 from handoff.store.states import Sender
+from handoff.trainer.inbox import RankedIntent, ReviewTurn
 
 PROCESSED = "processed"
 """Payload flag of a customer message whose turn has run to the end."""
@@ -119,6 +120,35 @@ def turn_payload(
             "reasons": [hit.code for hit in decision.reasons],
         },
     }
+
+
+def review_turn(message: MessageRecord, *, escalated: bool) -> ReviewTurn:
+    """What the assistant made of a processed customer message, as the trainers' inbox reads
+    it from the payload (:func:`turn_payload`)."""
+    payload = message.payload
+    ranking = tuple(
+        RankedIntent(str(entry["name"]), float(entry["confidence"]))
+        for entry in payload.get("intent_ranking") or []
+    )
+    confidence = payload.get("confidence")
+    return ReviewTurn(
+        payload.get("intent"), None if confidence is None else float(confidence), ranking, escalated
+    )
+
+
+def escalating_message(messages: Sequence[MessageRecord], handoff_id: int) -> MessageRecord | None:
+    """The customer message whose turn queued the handoff: the last customer message before
+    the handoff's notice to the customer (None when the transcript has no such notice)."""
+    notices = [
+        m.seq
+        for m in messages
+        if m.payload.get("event") == "handoff_notice" and m.payload.get("handoff_id") == handoff_id
+    ]
+    if not notices:
+        return None
+    notice_seq = notices[0]
+    before = [m for m in messages if m.sender is Sender.CUSTOMER and m.seq < notice_seq]
+    return before[-1] if before else None
 
 
 def past_turns(messages: Iterable[MessageRecord]) -> list[PastTurn]:

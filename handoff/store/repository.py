@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, defer
 from handoff.store.database import for_writing, session_factory
 from handoff.store.errors import ConversationNotFound, HandoffStateError, IllegalTransition
 from handoff.store.models import Conversation, Handoff, Message
-from handoff.store.review import NewReviewItem, insert_review_item
+from handoff.store.review import NewReviewItem, insert_review_item, upsert_review_item
 from handoff.store.states import (
     ALLOWED_TRANSITIONS,
     ConversationState,
@@ -575,6 +575,20 @@ class ConversationStore:
                     now=now,
                 )
             return updated, stored
+
+    def record_review(
+        self, message_id: int, *, conversation_id: str, item: NewReviewItem, now: datetime
+    ) -> int:
+        """Put a customer message in the trainers' inbox, or add ``item``'s reasons to its
+        entry there (see :func:`handoff.store.review.upsert_review_item`); returns its id."""
+        with self._writing() as session:
+            return upsert_review_item(
+                session,
+                message_id=message_id,
+                conversation_id=conversation_id,
+                item=item,
+                now=_utc(now),
+            )
 
     def messages_after(self, conversation_id: str, after_seq: int) -> list[MessageRecord]:
         """The conversation's messages with ``seq > after_seq``, in order (``[]`` for an

@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from handoff.store.database import session_factory
 from handoff.store.models import ReviewItem
 from handoff.store.states import ReviewStatus
 
-__all__ = ["NewReviewItem", "ReviewGroup", "ReviewStore", "insert_review_item"]
+__all__ = [
+    "NewReviewItem",
+    "ReviewGroup",
+    "ReviewStore",
+    "insert_review_item",
+    "upsert_review_item",
+]
 
 _ITEMS = cast(Table, ReviewItem.__table__)
 
@@ -90,6 +96,28 @@ def insert_review_item(
         "created_at": now,
     }
     return int(session.execute(insert(_ITEMS).values(**values).returning(_ITEMS.c.id)).scalar_one())
+
+
+def upsert_review_item(
+    session: Session, *, message_id: int, conversation_id: str, item: NewReviewItem, now: datetime
+) -> int:
+    """Put a message in the inbox with ``item``'s reasons, once, in the caller's transaction:
+    a message already there gains the reasons it lacks, and ``item``'s suggestion when it has
+    one (an agent's correct intent says more than the assistant's guess). Returns its id."""
+    row = session.execute(
+        select(_ITEMS.c.id, _ITEMS.c.reasons).where(_ITEMS.c.message_id == message_id)
+    ).one_or_none()
+    if row is None:
+        return insert_review_item(
+            session, message_id=message_id, conversation_id=conversation_id, item=item, now=now
+        )
+    reasons = list(row.reasons)
+    reasons.extend(reason for reason in item.reasons if reason not in reasons)
+    changes: dict[str, Any] = {"reasons": copy.deepcopy(reasons)}
+    if item.suggestion is not None:
+        changes["suggestion"] = item.suggestion
+    session.execute(update(_ITEMS).where(_ITEMS.c.id == row.id).values(**changes))
+    return int(row.id)
 
 
 class ReviewStore:

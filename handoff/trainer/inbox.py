@@ -221,12 +221,20 @@ class InboxIntake:
     rules: InboxRules
     phone_region: str = DEFAULT_PHONE_REGION
 
-    def entry(self, text: str, turn: ReviewTurn, *, names: Sequence[str] = ()) -> InboxEntry | None:
+    def entry(
+        self,
+        text: str,
+        turn: ReviewTurn,
+        *,
+        names: Sequence[str] = (),
+        agent: AgentVerdict | None = None,
+    ) -> InboxEntry | None:
         """The inbox entry of a turn whose message was ``text``, or None when it is fine.
 
-        ``names`` are the customer's names on record, masked with the rest.
+        ``names`` are the customer's names on record, masked with the rest; ``agent`` is the
+        verdict of the agent who resolved the handoff the turn fed, if any.
         """
-        verdict = review_reasons(turn, self.rules)
+        verdict = review_reasons(turn, self.rules, agent)
         if not verdict.for_review:
             return None
         masked = mask_personal_data(text, names=names, phone_region=self.phone_region)

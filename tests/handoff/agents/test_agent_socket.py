@@ -49,6 +49,7 @@ from handoff.store.agent_work import AgentWorkStore
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.models import Agent, Base
 from handoff.store.repository import ConversationStore
+from handoff.store.review import ReviewStore
 from handoff.store.states import ConversationState, HandoffStatus, RootCause
 
 IDENTITY_SECRET = "agent-socket-identity-secret-of-32-bytes"
@@ -902,7 +903,7 @@ def test_hand_back_returns_the_customer_to_the_assistant(harness: Harness) -> No
 
 @pytest.mark.parametrize(("late", "within_sla"), [(False, True), (True, False)])
 def test_resolve_stores_the_record_and_the_store_decides_within_sla(
-    harness: Harness, late: bool, within_sla: bool
+    harness: Harness, service_engine: Engine, late: bool, within_sla: bool
 ) -> None:
     with harness.connect_customer() as customer, harness.connect_agent() as ana:
         auth(ana, harness.token("ana"))
@@ -929,6 +930,11 @@ def test_resolve_stores_the_record_and_the_store_decides_within_sla(
     assert resolution.trigger == "rasa_signal"
     record = harness.store.get_conversation(started["conversation_id"])
     assert record is not None and record.state is ConversationState.BOT
+    # The message the agent marked misunderstood is in the trainers' inbox, with their intent.
+    (group,) = ReviewStore(service_engine).groups()
+    assert group.suggestion == "card_compromised"
+    assert group.conversation_ids == [started["conversation_id"]]
+    assert [reason["source"] for reason in group.reasons][-1] == "misunderstood"
 
 
 def test_a_reconnecting_agent_gets_their_held_handoffs_back(harness: Harness) -> None:

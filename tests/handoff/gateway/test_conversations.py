@@ -233,6 +233,60 @@ async def test_an_ambiguous_turn_goes_to_the_inbox_with_the_intent_as_suggestion
     assert group.suggestion == "card_arrival"
 
 
+async def test_an_avoidable_handoff_puts_the_turn_that_escalated_in_the_inbox_once(
+    service: ConversationService, engine: Engine, assistant: FakeAssistant
+) -> None:
+    record, _ = await service.start(STANDARD)
+    assistant.script = [answer("card_arrival", 0.97), answer("request_human", 0.99)]
+    await say(service, record.id, "where is my card?")
+    escalated = await say(service, record.id, "I want a person")
+    assert escalated.handoff is not None
+
+    verdict = {"avoidable": True, "misunderstood_seq": None, "correct_intent": "card_arrival"}
+    first = await service.record_agent_verdict(escalated.handoff, **verdict)
+    again = await service.record_agent_verdict(escalated.handoff, **verdict)
+
+    (group,) = ReviewStore(engine).groups()
+    assert first == again and group.count == 1
+    assert group.text == "I want a person"
+    assert [reason["source"] for reason in group.reasons] == ["avoidable_handoff"]
+    assert group.suggestion == "card_arrival"
+
+
+async def test_a_misunderstood_message_already_in_the_inbox_gains_the_agents_reason(
+    service: ConversationService, engine: Engine, assistant: FakeAssistant
+) -> None:
+    record, _ = await service.start(STANDARD)
+    assistant.script = [answer("nlu_fallback", 0.45), answer("request_human", 0.99)]
+    await say(service, record.id, "my card got eaten by the machine")
+    escalated = await say(service, record.id, "a person please")
+    assert escalated.handoff is not None
+
+    await service.record_agent_verdict(
+        escalated.handoff, avoidable=True, misunderstood_seq=1, correct_intent="card_swallowed"
+    )
+
+    (group,) = ReviewStore(engine).groups()
+    assert group.text == "my card got eaten by the machine"
+    assert [reason["source"] for reason in group.reasons] == ["fallback", "misunderstood"]
+    assert group.suggestion == "card_swallowed"
+
+
+async def test_a_verdict_that_blames_nothing_adds_nothing(
+    service: ConversationService, engine: Engine, assistant: FakeAssistant
+) -> None:
+    record, _ = await service.start(STANDARD)
+    assistant.script = [answer("request_human", 0.99)]
+    escalated = await say(service, record.id, "a person please")
+    assert escalated.handoff is not None
+
+    written = await service.record_agent_verdict(
+        escalated.handoff, avoidable=False, misunderstood_seq=None, correct_intent=None
+    )
+
+    assert written == [] and ReviewStore(engine).groups() == []
+
+
 class GatedSentiment(FakeSentiment):
     """Scores only once the assistant has been asked: a turn that waited for the reading
     before asking Rasa would never finish."""
