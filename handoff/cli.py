@@ -66,6 +66,7 @@ from handoff.sentiment.reading import SentimentInputError, validate_text
 from handoff.settings import Settings, get_settings, require_safe_start
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.states import AgentRole
+from handoff.trainer.command import add_trainer_parser, run_trainer
 from handoff.tuning.options import add_tune_parser
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tune_command(settings, args)
         if args.command == "agents":
             return run_agents(settings, args)
+        if args.command == "trainer":
+            return run_trainer(settings, args)
         return run_ready(settings)
     except ValidationError as exc:
         print(f"handoff: invalid settings:\n{exc}", file=sys.stderr)
@@ -520,6 +523,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_log_level(replay_parser, default="warning")
     _add_log_level(add_tune_parser(commands), default="warning")
     _add_agents_parser(commands)
+    _add_log_level(add_trainer_parser(commands), default="warning")
     # Listed for --help only: main() hands everything after the command to the trainer.
     train_parser = commands.add_parser(
         TRAIN_SENTIMENT, help="train the sentiment model (arguments go to the trainer)"

@@ -23,6 +23,7 @@ then review the generated file: autogenerate is a draft, not a migration.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,9 @@ def alembic_config(url: str | URL | None = None) -> Config:
     """
     from alembic.config import Config
 
-    config = Config()
+    # stdout as it is now: Alembic's default is the sys.stdout of the moment alembic.config was
+    # first imported, which a caller (a test capturing output) may since have closed.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
         rendered = make_url(url).render_as_string(hide_password=False)

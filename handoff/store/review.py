@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from handoff.store.database import session_factory
+from handoff.store.database import for_writing, session_factory
 from handoff.store.models import ReviewItem
 from handoff.store.states import ReviewStatus
 
@@ -125,6 +125,38 @@ class ReviewStore:
 
     def __init__(self, engine: Engine) -> None:
         self._read = session_factory(engine)
+        self._write = session_factory(for_writing(engine))
+
+    def decide(
+        self,
+        occurrence_key: str,
+        *,
+        status: ReviewStatus,
+        label: str | None,
+        decided_by: str,
+        now: datetime,
+    ) -> int:
+        """Decide every open message of a group: ``status``, the intent it is an example of
+        (``label``), who and when. Nothing is deleted. Returns how many were open."""
+        if status is ReviewStatus.OPEN:
+            raise ValueError("a decision moves a group out of 'open'")
+        if not decided_by.strip():
+            raise ValueError("say who decided")
+        with self._write() as session, session.begin():
+            result = session.execute(
+                update(_ITEMS)
+                .where(
+                    _ITEMS.c.occurrence_key == occurrence_key,
+                    _ITEMS.c.status == ReviewStatus.OPEN.value,
+                )
+                .values(
+                    status=status.value,
+                    label=label,
+                    decided_by=decided_by.strip()[:32],
+                    decided_at=now,
+                )
+            )
+            return int(result.rowcount)
 
     def groups(
         self, status: ReviewStatus = ReviewStatus.OPEN, *, limit: int = 50, offset: int = 0
