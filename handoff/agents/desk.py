@@ -599,6 +599,17 @@ class AgentDesk:
             )  # fmt: skip
         self._release(handoff)
         await self._publish_since(handoff.conversation_id, before)
+        # Once the resolution is stored, and before the agent is told it is done, so that what
+        # they see done is done: the inbox entry is derived from it, and a failure here is
+        # logged, never undoes the resolution.
+        try:
+            await self._service.record_agent_verdict(
+                handoff, avoidable=frame.avoidable,
+                misunderstood_seq=frame.misunderstood_message_seq,
+                correct_intent=frame.correct_intent,
+            )  # fmt: skip
+        except (SQLAlchemyError, ValueError):
+            logger.exception("handoff %s: the agent's verdict did not reach the inbox", handoff.id)
         connection.send(
             DoneFrame(
                 action="resolved",
@@ -608,16 +619,6 @@ class AgentDesk:
         )
         await self._freed(connection.agent)
         await self._service.returned_to_bot(handoff.conversation_id, None)
-        # After the resolution is stored and answered: the inbox entry is derived from it, and
-        # a failure here must not undo or delay what the agent did.
-        try:
-            await self._service.record_agent_verdict(
-                handoff, avoidable=frame.avoidable,
-                misunderstood_seq=frame.misunderstood_message_seq,
-                correct_intent=frame.correct_intent,
-            )  # fmt: skip
-        except (SQLAlchemyError, ValueError):
-            logger.exception("handoff %s: the agent's verdict did not reach the inbox", handoff.id)
 
     # --- typing and receipts --------------------------------------------------------------
 
