@@ -22,11 +22,13 @@ from handoff.settings import Settings, repo_root
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.review import ReviewGroup, ReviewStore
 from handoff.store.states import ReviewStatus
+from handoff.trainer.grouping import similar_groups
 from handoff.trainer.nlu_data import (
     ReviewedExample,
     known_examples,
     plan_update,
     read_reviewed,
+    training_examples,
     write_update,
 )
 from handoff.trainer.review_file import (
@@ -36,6 +38,7 @@ from handoff.trainer.review_file import (
     export_document,
     parse_decisions,
 )
+from handoff.trainer.sentence_vectors import SentenceEncoder
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 3
@@ -57,6 +60,9 @@ def add_trainer_parser(
     export = actions.add_parser("export", help="write the open inbox as YAML to decide in")
     export.add_argument("--out", type=Path, default=None, help="a file (default: stdout)")
     export.add_argument("--limit", type=int, default=None, help="the N most frequent groups")
+    export.add_argument(
+        "--nlu-dir", type=Path, default=repo_root() / "data" / "nlu", help=argparse.SUPPRESS
+    )
     apply = actions.add_parser("apply", help="apply a decided inbox file")
     apply.add_argument("file", type=Path)
     apply.add_argument("--by", required=True, help="who decided (recorded with each decision)")
@@ -76,7 +82,8 @@ def run_trainer(settings: Settings, args: argparse.Namespace) -> int:
         upgrade_database(engine)
         store = ReviewStore(engine)
         if args.trainer_command == "export":
-            return _export(store, args.out, args.limit)
+            encoder_dir = settings.paths.models_dir / "encoder"
+            return _export(store, args.out, args.limit, encoder_dir, args.nlu_dir)
         return _apply(store, args.file, args.by, args.nlu_dir, args.domain_dir)
     finally:
         engine.dispose()
@@ -103,8 +110,23 @@ def domain_intents(domain_dir: Path) -> frozenset[str]:
     return frozenset(intents)
 
 
-def _export(store: ReviewStore, out: Path | None, limit: int | None) -> int:
-    document = export_document(open_groups(store, limit))
+def _export(
+    store: ReviewStore, out: Path | None, limit: int | None, encoder_dir: Path, nlu_dir: Path
+) -> int:
+    groups = open_groups(store, limit)
+    try:
+        encoder = SentenceEncoder.load(encoder_dir, threads=2)
+    except FileNotFoundError as exc:
+        print(f"similar messages not grouped: {exc}", file=sys.stderr)
+        document = export_document(groups)
+    else:
+        examples = training_examples(nlu_dir)
+        similar = similar_groups(
+            encoder.encode([group.text for group in groups]),
+            encoder.encode([text for _, text in examples]),
+            [intent for intent, _ in examples],
+        )
+        document = export_document(groups, similar)
     if out is None:
         sys.stdout.write(document)
     else:

@@ -132,6 +132,15 @@ def known_examples(nlu_dir: Path) -> dict[str, KnownExample]:
     return known
 
 
+def training_examples(nlu_dir: Path) -> list[tuple[str, str]]:
+    """Every ``(intent, text)`` example under ``nlu_dir``, annotations read as their text."""
+    return [
+        (intent, _ANNOTATION.sub(r"\1", text))
+        for path in sorted(nlu_dir.rglob("*.yml"))
+        for intent, text in _file_examples(path)
+    ]
+
+
 def read_reviewed(nlu_dir: Path) -> dict[str, list[str]]:
     """The reviewed files' examples, by intent."""
     reviewed: dict[str, list[str]] = {}

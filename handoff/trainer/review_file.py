@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from handoff.store.review import ReviewGroup
+from handoff.trainer.grouping import NEIGHBOURS, SimilarGroup
 
 
 class DecisionKind(StrEnum):
@@ -38,7 +39,9 @@ _HEADER = """\
 #   relabel       an example of another intent: set `intent` too (`suggestion` is a hint)
 #   out_of_scope  an example of out_of_scope
 #   ignore        not training material
-# or leave it empty to decide later. Then: .venv/bin/handoff trainer apply THIS_FILE --by NAME
+# or leave it empty to decide later. Entries with the same `similar_group` say much the same;
+# `nearest_examples_say` is the intent of the training examples nearest them.
+# Then: .venv/bin/handoff trainer apply THIS_FILE --by NAME
 """
 
 
@@ -57,9 +60,27 @@ class ReviewFileError(ValueError):
     """The file cannot be applied; the message names the entry and what is wrong."""
 
 
-def export_document(groups: Sequence[ReviewGroup]) -> str:
-    """The inbox file for ``groups``."""
-    entries = [_entry(group) for group in groups]
+def export_document(
+    groups: Sequence[ReviewGroup], similar: Sequence[SimilarGroup] | None = None
+) -> str:
+    """The inbox file for ``groups``. With ``similar`` (groups of indexes into ``groups``),
+    similar entries stand together, numbered by ``similar_group``, each with what the nearest
+    training examples say."""
+    if similar is None:
+        entries = [_entry(group) for group in groups]
+    else:
+        entries = []
+        for number, cluster in enumerate(similar, start=1):
+            said = None
+            if cluster.suggestion is not None:
+                hint = cluster.suggestion
+                votes = f"{hint.votes} of {NEIGHBOURS}"
+                said = f"{hint.intent} (similarity {hint.similarity:.2f}, {votes})"
+            for index in cluster.members:
+                entry = _entry(groups[index])
+                entry["similar_group"] = number
+                entry["nearest_examples_say"] = said
+                entries.append(entry)
     body = yaml.safe_dump({"entries": entries}, sort_keys=False, allow_unicode=True, width=100)
     return _HEADER + body
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from handoff.cli import main
-from handoff.settings import get_settings
+from handoff.settings import get_settings, repo_root
 from handoff.store.database import create_database_engine, upgrade_database
 from handoff.store.repository import ConversationStore, NewMessage
 from handoff.store.review import NewReviewItem, ReviewStore
@@ -35,6 +35,8 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
         if name.upper().startswith("HANDOFF_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HANDOFF_DATABASE__URL", f"sqlite:///{tmp_path}/handoff.sqlite")
+    # No encoder here: similar messages are not grouped (one test below uses the real one).
+    monkeypatch.setenv("HANDOFF_PATHS__MODELS_DIR", str(tmp_path / "models"))
     (tmp_path / "nlu").mkdir()
     (tmp_path / "nlu" / "cards.yml").write_text(NLU)
     (tmp_path / "domain").mkdir()
@@ -77,6 +79,10 @@ def apply(workdir: Path, file: Path) -> int:
     )  # fmt: skip
 
 
+def export(workdir: Path, file: Path) -> int:
+    return main(["trainer", "export", "--out", str(file), "--nlu-dir", str(workdir / "nlu")])
+
+
 def decide(file: Path, decisions: dict[str, dict[str, str]]) -> None:
     document = yaml.safe_load(file.read_text())
     for entry in document["entries"]:
@@ -90,7 +96,7 @@ def test_export_then_apply_writes_examples_and_records_each_decision(
     reviews = inbox(workdir, "card not here yet", "card not here yet!", "tell me a joke", "asdf")
     exported = workdir / "inbox.yml"
 
-    assert main(["trainer", "export", "--out", str(exported)]) == 0
+    assert export(workdir, exported) == 0
     entries = yaml.safe_load(exported.read_text())["entries"]
     assert [(e["text"], e["count"]) for e in entries][0] == ("card not here yet!", 2)
     assert "nlu_fallback" in entries[0]["predicted"]
@@ -118,7 +124,7 @@ def test_an_example_known_under_another_intent_is_refused_and_stays_open(
 ) -> None:
     reviews = inbox(workdir, "i lost my card")
     exported = workdir / "inbox.yml"
-    main(["trainer", "export", "--out", str(exported)])
+    export(workdir, exported)
     decide(exported, {"i lost my card": {"decision": "relabel", "intent": "card_arrival"}})
 
     assert apply(workdir, exported) == 3
@@ -142,7 +148,7 @@ def test_a_bad_decision_is_named_and_nothing_is_applied(
 ) -> None:
     reviews = inbox(workdir, "where is it")
     exported = workdir / "inbox.yml"
-    main(["trainer", "export", "--out", str(exported)])
+    export(workdir, exported)
     decide(exported, {"where is it": change})
 
     assert apply(workdir, exported) == 3
@@ -150,3 +156,28 @@ def test_a_bad_decision_is_named_and_nothing_is_applied(
     err = capsys.readouterr().err
     assert "entry 1" in err and message in err
     assert [group.text for group in reviews.groups()] == ["where is it"]
+
+
+@pytest.mark.integration
+def test_similar_messages_stand_together_with_what_the_nearest_examples_say(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The real encoder export (make models), the NLU's own sentence vectors.
+    monkeypatch.setenv("HANDOFF_PATHS__MODELS_DIR", str(repo_root() / "models"))
+    get_settings.cache_clear()
+    (workdir / "nlu" / "more.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: card_arrival\n  examples: |\n'
+        "    - where is my new card\n    - my card has not come yet\n"
+        "    - when will my card arrive\n    - is my card on its way\n    - card not delivered\n"
+    )
+    inbox(workdir, "my card still hasn't arrived", "tell me a joke", "card not here yet")
+    exported = workdir / "inbox.yml"
+
+    assert export(workdir, exported) == 0
+
+    entries = yaml.safe_load(exported.read_text())["entries"]
+    groups = {entry["text"]: entry["similar_group"] for entry in entries}
+    assert groups["my card still hasn't arrived"] == groups["card not here yet"]
+    assert groups["tell me a joke"] != groups["card not here yet"]
+    card = next(entry for entry in entries if entry["text"] == "card not here yet")
+    assert card["nearest_examples_say"].startswith("card_arrival (similarity ")
