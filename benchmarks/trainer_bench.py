@@ -1,4 +1,5 @@
-"""Benchmark of the trainers' inbox: reading it with 100,000 stored turns.
+"""Benchmark of the trainers' inbox: reading it with 100,000 stored turns, and grouping
+10,000 inbox messages by meaning.
 
 Run ``python -m benchmarks.trainer_bench`` (``make bench-trainer``). For SQLite and for a
 throwaway PostgreSQL server (the test suite's, ``tests/postgres_server.py``) it fills a fresh,
@@ -8,6 +9,11 @@ long tail as real traffic has (seeded), then times the inbox's first page
 (:meth:`ReviewStore.groups`, 50 groups) and, as the baseline in the same run, the naive read:
 every open item fetched and grouped in Python. Medians, p95 and the ratio go to stdout and
 ``reports/bench-trainer/summary.json``; the target is p95 <= 200 ms on both databases.
+
+Grouping: 10,000 messages drawn (seeded) from the NLU training data's texts, each with a
+random slip of the keyboard so that few are identical, encoded with the NLU's sentence vectors
+and clustered (:func:`handoff.trainer.grouping.group_similar`); the baseline in the same run is
+encoding alone. Needs ``models/encoder`` (``make models``).
 """
 
 from __future__ import annotations
@@ -144,6 +150,34 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def grouping(count: int, seed: int) -> dict[str, Any]:
+    """Seconds to encode and to group ``count`` messages made from the training texts."""
+    from handoff.trainer.grouping import group_similar
+    from handoff.trainer.nlu_data import training_examples
+    from handoff.trainer.sentence_vectors import SentenceEncoder
+
+    rng = random.Random(seed)
+    texts = [text for _, text in training_examples(ROOT / "data" / "nlu")]
+    messages = []
+    for _ in range(count):
+        text = rng.choice(texts)
+        cut = rng.randrange(len(text) + 1)
+        messages.append(text[:cut] + rng.choice(" abcdefghijklmnopqrstuvwxyz") + text[cut:])
+    encoder = SentenceEncoder.load(ROOT / "models" / "encoder", threads=2)
+    began = time.perf_counter()
+    vectors = encoder.encode(messages)
+    encoded = time.perf_counter() - began
+    groups = group_similar(vectors)
+    grouped = time.perf_counter() - began
+    return {
+        "messages": count,
+        "groups": len(groups),
+        "encode_seconds": round(encoded, 2),
+        "encode_and_group_seconds": round(grouped, 2),
+        "ratio_vs_encoding_alone": round(grouped / encoded, 2),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark on both databases; exit 0 whatever the figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.trainer_bench",
@@ -154,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--groups", type=int, default=3_000, help="near-identical groups")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--grouping-messages", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench-trainer")
     args = parser.parse_args(argv)
     # The test suite's throwaway PostgreSQL server: initdb into a temporary folder, a free port.
@@ -172,9 +207,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary["postgresql"] = measure(server.create_database("bench_trainer"), args)
         finally:
             server.stop()
+    if (ROOT / "models" / "encoder" / "model.onnx").is_file():
+        summary["grouping"] = grouping(args.grouping_messages, args.seed)
+    else:
+        print("models/encoder missing (make models): grouping not measured")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for backend, result in summary.items():
+        if backend == "grouping":
+            print(
+                f"grouping: {result['messages']} messages into {result['groups']} groups in "
+                f"{result['encode_and_group_seconds']} s, of which encoding "
+                f"{result['encode_seconds']} s (ratio {result['ratio_vs_encoding_alone']})"
+            )
+            continue
         inbox, naive = result["inbox_first_page"], result["naive_read_and_group"]
         verdict = "met" if result["target_met"] else "NOT met"
         print(
