@@ -4,7 +4,8 @@ The handoff service relays every customer message to the assistant and needs, fo
 turn, the bot's replies *and* what the assistant made of the message: the intent and its
 ranking, the entities it carried, whether an action asked for a human (the ``handoff`` custom
 message), what was already tried (the ``attempted_steps`` slot) and the conversation's other
-set slots, all of which the human agent's brief shows. Rasa's REST channel returns only the
+set slots, all of which the human agent's brief shows, and the id of the model that
+understood the message (``model_id``), which the service keeps with the turn. Rasa's REST channel returns only the
 replies; a second request to the tracker API would double the round trips and could read the
 tracker of a later turn. This channel reads the tracker right after processing and answers
 with everything.
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
+from rasa.shared.nlu.constants import METADATA_MODEL_ID
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -103,6 +105,9 @@ class TurnUnderstanding:
     attempted_steps: list[Any]
     entities: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
+    # The model that understood the message: the processor stamps it on every event it logs,
+    # so it is that turn's model even while another one is being loaded.
+    model_id: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +254,7 @@ def read_turn(tracker: DialogueStateTracker | None, message_id: str | None) -> T
     intent: dict[str, Any] | None = None
     ranking: list[dict[str, Any]] = []
     entities: list[dict[str, Any]] = []
+    model_id: str | None = None
     if message_id is not None:
         event = _find_user_event(tracker, message_id)
         if event is None:
@@ -267,6 +273,8 @@ def read_turn(tracker: DialogueStateTracker | None, message_id: str | None) -> T
             entities = [
                 reading for reading in map(_entity_reading, event.entities) if reading is not None
             ]
+            stamped = (event.metadata or {}).get(METADATA_MODEL_ID)
+            model_id = stamped if isinstance(stamped, str) else None
 
     return TurnUnderstanding(
         intent=intent,
@@ -274,6 +282,7 @@ def read_turn(tracker: DialogueStateTracker | None, message_id: str | None) -> T
         attempted_steps=_attempted_steps(tracker),
         entities=entities,
         slots=_set_slots(tracker),
+        model_id=model_id,
     )
 
 
@@ -294,6 +303,7 @@ def turn_response(
         "handoff": find_handoff(messages),
         "attempted_steps": understanding.attempted_steps,
         "truncated": truncated,
+        "model_id": understanding.model_id,
     }
 
 

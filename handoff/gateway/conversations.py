@@ -431,7 +431,10 @@ class ConversationService:
         confidence = None if rasa_turn is None else rasa_turn.confidence
         ranking = [] if rasa_turn is None else rasa_turn.intent_ranking
         ranked = [(entry.name, entry.confidence) for entry in ranking]
-        readings = turn_payload(reading, intent, confidence, decision, bot_error, ranked)
+        model_id = None if rasa_turn is None else rasa_turn.model_id
+        readings = turn_payload(
+            reading, intent, confidence, decision, bot_error, ranked, model_id=model_id
+        )
         replies = turn_replies(message, rasa_turn, bot_error)
         review = self._review_item(message, conversation, rasa_turn, decision.escalate)
         if not decision.escalate:

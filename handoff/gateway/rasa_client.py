@@ -3,7 +3,8 @@
 ``POST {rasa}/webhooks/handoff/webhook`` (``bot/channels/handoff_channel.py``) answers the bot's
 replies together with what the assistant made of the message: intent and ranking, the
 message's entities, the conversation's set slots, the ``handoff`` signal an escalating action
-sent (``actions/handoff_signal.py``) and the steps already tried. :func:`parse_turn` reads
+sent (``actions/handoff_signal.py``), the steps already tried and the model that understood
+the message (each turn keeps its id, so a model swap is traceable). :func:`parse_turn` reads
 that body into a :class:`RasaTurn` without any I/O; :class:`RasaTurnClient` does the HTTP and
 turns every way the call can fail into one of two errors:
 
@@ -113,6 +114,7 @@ class RasaTurn:
     truncated: bool
     slots: dict[str, Any] = field(default_factory=dict)
     entities: list[dict[str, Any]] = field(default_factory=list)
+    model_id: str | None = None  # the Rasa model that understood the message
 
 
 def turn_metadata(customer_id: str | None) -> dict[str, Any]:
@@ -292,6 +294,7 @@ def parse_turn(payload: Any, *, expected_sender: str | None = None) -> RasaTurn:
         truncated=payload.get("truncated") is True,
         slots=dict(_optional_dict(payload.get("slots"), "slots") or {}),
         entities=_entities(payload.get("entities")),
+        model_id=_optional_str(payload.get("model_id"), "model_id"),
     )
 
 

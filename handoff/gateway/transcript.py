@@ -104,15 +104,18 @@ def turn_payload(
     decision: EscalationDecision,
     bot_error: str | None,
     ranking: Sequence[tuple[str, float]] = (),
+    model_id: str | None = None,
 ) -> dict[str, Any]:
     """What a customer message keeps once its turn has run: the readings, the top of the
-    assistant's intent ranking (``(name, confidence)``, best first) and the verdict."""
+    assistant's intent ranking (``(name, confidence)``, best first), the Rasa model that
+    understood it, and the verdict."""
     best = sorted(ranking, key=lambda entry: entry[1], reverse=True)[:RANKING_KEPT]
     return {
         "sentiment": None if reading is None else reading.to_json_dict(),
         "intent": intent,
         "confidence": confidence,
         "intent_ranking": [{"name": name, "confidence": value} for name, value in best],
+        "model_id": model_id,
         "bot_error": bot_error,
         "escalation": {
             "escalate": decision.escalate,

@@ -65,7 +65,8 @@ class FakeRasa:
     """Stands in for ``agent.handle_message``: logs the turn in the tracker and replies.
 
     It does what Rasa's processor and a custom action do for one turn: a ``UserUttered`` with
-    the message's id, parse data, entities and metadata, a ``SlotSet`` of ``attempted_steps``
+    the message's id, parse data, entities and metadata (stamped with ``model_id``, as the
+    processor stamps every event with its model's id), a ``SlotSet`` of ``attempted_steps``
     and of each of ``slots``, a text message and a custom ``{"handoff": ...}`` message sent
     through the message's output channel.
     """
@@ -85,12 +86,14 @@ class FakeRasa:
     slots: dict[str, Any] = field(default_factory=dict)
     error: Exception | None = None
     received: list[UserMessage] = field(default_factory=list)
+    model_id: str = "20261203-120000-fake-model"
 
     async def __call__(self, message: UserMessage) -> None:
         self.received.append(message)
         if self.error is not None:
             raise self.error
         tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.model_id = self.model_id
         parse_data = {
             "text": message.text,
             "intent": self.intent_ranking[0] if self.intent_ranking else {},

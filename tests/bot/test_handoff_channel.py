@@ -249,6 +249,19 @@ def test_read_turn_reads_the_turn_with_the_message_id(domain: Any) -> None:
     assert understanding.slots == {"card_last4": "1234"}
 
 
+def test_read_turn_reports_the_model_that_understood_the_message(domain: Any) -> None:
+    ranking = [{"name": "card_arrival", "confidence": 0.9}]
+    tracker = _tracker_with_turn(domain, "m-1", ranking)
+    tracker.model_id = "model-a"  # as the processor sets it before logging the turn
+    parse_data = {"intent": ranking[0]}
+    tracker.update(UserUttered("and now?", ranking[0], [], parse_data, message_id="m-2"))
+
+    assert read_turn(tracker, "m-2").model_id == "model-a"
+    # The first turn was logged before a model was set: no id rather than a wrong one.
+    assert read_turn(tracker, "m-1").model_id is None
+    assert read_turn(tracker, None).model_id is None
+
+
 def test_read_turn_keeps_entity_name_and_value_and_drops_unnamed_entities(domain: Any) -> None:
     entities = [
         {"entity": "amount", "value": {"amount": 50, "currency": "EUR"}},
@@ -344,6 +357,7 @@ def test_turn_response_has_every_field() -> None:
         STEPS,
         entities=[ENTITY_READING],
         slots={"card_last4": "1234"},
+        model_id="20261203-120000-brisk-card",
     )
 
     assert turn_response(SENDER, messages, understanding, truncated=True) == {
@@ -356,6 +370,7 @@ def test_turn_response_has_every_field() -> None:
         "handoff": HANDOFF,
         "attempted_steps": STEPS,
         "truncated": True,
+        "model_id": "20261203-120000-brisk-card",
     }
 
 
@@ -458,6 +473,7 @@ async def test_turn_returns_messages_intent_entities_slots_handoff_and_steps(
         "handoff": HANDOFF,
         "attempted_steps": STEPS,
         "truncated": False,
+        "model_id": fake_rasa.model_id,
     }
     assert fake_rasa.received[0].text == "I lost my card"
 
@@ -534,6 +550,7 @@ async def test_empty_message_is_answered_without_rasa(
         "handoff": None,
         "attempted_steps": STEPS,  # still the conversation's, not "nothing tried"
         "truncated": False,
+        "model_id": None,  # no model read a message this turn
     }
     assert fake_rasa.received == []
 

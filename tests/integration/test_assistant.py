@@ -63,6 +63,16 @@ def test_card_arrival_answers_with_this_customers_card_from_the_bank(stack) -> N
     assert any(step["action"] == "action_card_delivery_status" for step in turn["attempted_steps"])
 
 
+def test_a_turn_names_the_model_that_understood_it(stack) -> None:
+    status = httpx.get(
+        f"{stack.rasa_url}/status", params={"token": stack.rasa_token}, timeout=10
+    ).json()
+
+    turn = say(stack, "how do I change my PIN?")
+
+    assert turn["model_id"] == status["model_id"] and turn["model_id"]
+
+
 def test_anonymous_customer_gets_general_guidance_and_a_sign_in_hint(stack) -> None:
     turn = say(stack, "my card still hasn't arrived")
     assert turn["intent"]["name"] == "card_arrival"

@@ -73,7 +73,7 @@ def answer(intent: str = "card_arrival", confidence: float = 0.95, **extra: Any)
         ],
         attempted_steps=[],
         truncated=False,
-        **extra,
+        **{"model_id": "20261203-120000-test-model", **extra},
     )
 
 
@@ -187,6 +187,7 @@ async def test_a_tier1_turn_stores_the_reading_and_the_reply(
     assert stored["processed"] is True
     assert (stored["intent"], stored["confidence"]) == ("card_arrival", 0.95)
     assert stored["sentiment"]["label"] == "neutral"
+    assert stored["model_id"] == "20261203-120000-test-model"
     # The top three of the ranking, best first, for the trainers' inbox.
     assert stored["intent_ranking"] == [
         {"name": "card_arrival", "confidence": 0.95},

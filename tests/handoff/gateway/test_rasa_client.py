@@ -18,6 +18,7 @@ from handoff.gateway.rasa_client import (
     BotReply,
     BotRequestRejected,
     BotUnavailable,
+    MalformedTurn,
     RankedIntent,
     RasaHandoffSignal,
     RasaTurnClient,
@@ -64,6 +65,7 @@ def channel_answer(**overrides: Any) -> dict[str, Any]:
         "handoff": None,
         "attempted_steps": [],
         "truncated": False,
+        "model_id": "20261203-120000-brisk-card",
     }
     body.update(overrides)
     return body
@@ -137,6 +139,7 @@ async def test_a_turn_is_posted_to_the_channel_and_parsed(
     assert turn.attempted_steps == []
     assert turn.truncated is False
     assert (turn.entities, turn.slots) == ([], {})
+    assert turn.model_id == "20261203-120000-brisk-card"
 
 
 async def test_replies_keep_their_order_buttons_and_custom_payloads(
@@ -228,14 +231,19 @@ def test_entities_and_slots_are_read() -> None:
     assert turn.slots == slots
 
 
-def test_an_older_channel_without_entities_and_slots_still_parses() -> None:
+def test_an_older_channel_without_entities_slots_and_model_still_parses() -> None:
     body = channel_answer()
-    del body["entities"], body["slots"]
+    del body["entities"], body["slots"], body["model_id"]
 
     turn = parse_turn(body)
 
-    assert (turn.entities, turn.slots) == ([], {})
+    assert (turn.entities, turn.slots, turn.model_id) == ([], {}, None)
     assert turn.intent == "card_arrival"
+
+
+def test_a_model_id_that_is_not_text_is_malformed() -> None:
+    with pytest.raises(MalformedTurn, match="model_id"):
+        parse_turn(channel_answer(model_id=42))
 
 
 def test_null_entities_and_slots_read_as_empty() -> None:
