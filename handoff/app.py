@@ -195,7 +195,7 @@ def build_gateway(
         average_handle=timedelta(minutes=settings.gateway.average_handle_minutes),
         on_queued=on_queued,
         inbox_intake=InboxIntake(
-            InboxRules(policy.thresholds.low_confidence, settings.trainer.ambiguous_margin),
+            InboxRules.from_policy(policy, settings.trainer.ambiguous_margin),
             phone_region=settings.trainer.phone_region,
         ),
     )

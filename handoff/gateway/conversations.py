@@ -192,7 +192,7 @@ class ConversationService:
         inbox_intake: inbox.InboxIntake | None = None,
     ) -> None:
         """``inbox_intake`` decides which turns go to the trainers' inbox; by default the
-        policy's low-confidence threshold and the settings' default margin and region."""
+        policy's meaning of "not served" and the settings' default margin and region."""
         self._store = store
         self._hub = hub
         self._assistant = assistant
@@ -203,9 +203,7 @@ class ConversationService:
         self._clock = clock
         self._channel = channel
         self._on_queued = on_queued
-        self._inbox = inbox_intake or inbox.InboxIntake(
-            inbox.InboxRules(policy.thresholds.low_confidence, inbox.DEFAULT_AMBIGUOUS_MARGIN)
-        )
+        self._inbox = inbox_intake or inbox.InboxIntake(inbox.InboxRules.from_policy(policy))
         self._locks: dict[str, asyncio.Lock] = {}
         # Per conversation, how many turns have ended: a snapshot of a bot-owned conversation
         # is current as long as this has not moved since just before it was read (receive()).

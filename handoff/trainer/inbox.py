@@ -6,7 +6,8 @@ come out, each with its value and threshold, so every entry in the inbox says wh
 
 A turn is in the inbox when
 
-* the assistant fell back (``nlu_fallback``) or judged it out of scope;
+* the assistant answered with one of the policy's unserved intents (``unserved_intents``:
+  the fallback, out of scope);
 * its intent's confidence is below the escalation policy's low-confidence threshold;
 * it is ambiguous: the top two intents are closer than a margin;
 * an agent who resolved the handoff it fed said the assistant misunderstood it (the message
@@ -22,10 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from handoff.escalation.policy import EscalationPolicy
 from handoff.trainer.masking import DEFAULT_PHONE_REGION, mask_personal_data
-
-FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
-"""Intents that mean the assistant could not serve the message."""
 
 
 class InboxSource(StrEnum):
@@ -72,11 +71,17 @@ class AgentVerdict:
     correct_intent: str | None
 
 
+DEFAULT_AMBIGUOUS_MARGIN = 0.10
+"""The default of the ``trainer.ambiguous_margin`` setting."""
+
+
 @dataclass(frozen=True, slots=True)
 class InboxRules:
-    """The thresholds: ``low_confidence`` is the escalation policy's own (one number for
-    "not understood well enough" across the product); ``ambiguous_margin`` a setting."""
+    """What counts as not served: ``unserved_intents`` and ``low_confidence`` are the
+    escalation policy's own (one meaning of "not understood" across the product, see
+    :meth:`from_policy`); ``ambiguous_margin`` is a setting."""
 
+    unserved_intents: frozenset[str]
     low_confidence: float
     ambiguous_margin: float
 
@@ -85,6 +90,13 @@ class InboxRules:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+    @classmethod
+    def from_policy(
+        cls, policy: EscalationPolicy, ambiguous_margin: float = DEFAULT_AMBIGUOUS_MARGIN
+    ) -> InboxRules:
+        """The rules that go with the escalation policy ``policy``."""
+        return cls(policy.unserved_intents, policy.thresholds.low_confidence, ambiguous_margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +134,13 @@ def review_reasons(
     ]
     reasons.extend(_agent_reasons(turn, verdict))
     suggestion = verdict.correct_intent if verdict is not None and reasons else None
-    if suggestion is None and reasons and turn.intent not in FALLBACK_INTENTS:
+    if suggestion is None and reasons and turn.intent not in rules.unserved_intents:
         suggestion = turn.intent
     return InboxVerdict(tuple(reasons), suggestion)
 
 
 def _fallback(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
-    if turn.intent not in FALLBACK_INTENTS:
+    if turn.intent not in rules.unserved_intents:
         return None
     detail = f"the assistant answered with {turn.intent}"
     return InboxReason(InboxSource.FALLBACK, turn.intent, None, detail)
@@ -136,7 +148,7 @@ def _fallback(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
 
 def _low_confidence(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
     # A fallback's confidence is the fallback threshold, not a reading of an intent.
-    if turn.intent is None or turn.intent in FALLBACK_INTENTS or turn.confidence is None:
+    if turn.intent is None or turn.intent in rules.unserved_intents or turn.confidence is None:
         return None
     if turn.confidence >= rules.low_confidence:
         return None
@@ -149,10 +161,10 @@ def _low_confidence(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
 
 def _ambiguous(turn: ReviewTurn, rules: InboxRules) -> InboxReason | None:
     # After a fallback the runners-up are noise: the fallback itself is the reason.
-    if turn.intent in FALLBACK_INTENTS:
+    if turn.intent in rules.unserved_intents:
         return None
     ranking = [entry for entry in top_intents(turn.ranking, keep=len(turn.ranking))
-               if entry.name not in FALLBACK_INTENTS]  # fmt: skip
+               if entry.name not in rules.unserved_intents]  # fmt: skip
     if len(ranking) < 2:
         return None
     first, second = ranking[0], ranking[1]
@@ -195,10 +207,6 @@ def occurrence_key(masked_text: str) -> str:
 def top_intents(ranking: Sequence[RankedIntent], keep: int = 3) -> tuple[RankedIntent, ...]:
     """The best ``keep`` of a ranking, best first (what a turn stores for the inbox)."""
     return tuple(sorted(ranking, key=lambda entry: entry.confidence, reverse=True)[:keep])
-
-
-DEFAULT_AMBIGUOUS_MARGIN = 0.10
-"""The default of the ``trainer.ambiguous_margin`` setting."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from handoff.escalation.policy import load_policy
+from handoff.settings import repo_root
 from handoff.trainer.inbox import (
     AgentVerdict,
     InboxRules,
@@ -15,7 +17,8 @@ from handoff.trainer.inbox import (
     top_intents,
 )
 
-RULES = InboxRules(low_confidence=0.50, ambiguous_margin=0.10)
+UNSERVED = frozenset({"nlu_fallback", "out_of_scope"})
+RULES = InboxRules(UNSERVED, low_confidence=0.50, ambiguous_margin=0.10)
 FALLBACK, LOW, AMBIGUOUS = InboxSource.FALLBACK, InboxSource.LOW_CONFIDENCE, InboxSource.AMBIGUOUS
 MISUNDERSTOOD, AVOIDABLE = InboxSource.MISUNDERSTOOD, InboxSource.AVOIDABLE_HANDOFF
 
@@ -97,7 +100,7 @@ def test_thresholds_are_probabilities(field: str) -> None:
     values = {"low_confidence": 0.5, "ambiguous_margin": 0.1, field: 1.5}
 
     with pytest.raises(ValueError, match=field):
-        InboxRules(**values)
+        InboxRules(UNSERVED, **values)
 
 
 @pytest.mark.parametrize(
@@ -122,3 +125,13 @@ def test_top_intents_keeps_the_best_three_best_first() -> None:
                [("a", 0.1), ("b", 0.5), ("c", 0.3), ("d", 0.05)]]  # fmt: skip
 
     assert [entry.name for entry in top_intents(ranking)] == ["b", "c", "a"]
+
+
+def test_the_rules_take_the_escalation_policys_meaning_of_not_served() -> None:
+    policy = load_policy(repo_root() / "data" / "escalation.yml")
+
+    rules = InboxRules.from_policy(policy, ambiguous_margin=0.2)
+
+    assert rules.unserved_intents == policy.unserved_intents
+    assert rules.low_confidence == policy.thresholds.low_confidence
+    assert rules.ambiguous_margin == 0.2
