@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from handoff.store.database import for_writing, session_factory
@@ -77,11 +77,38 @@ def insert_review_item(
     A message has one item: a turn run again after a crash (see the gateway's recover())
     finds its item there and keeps it.
     """
-    existing = session.execute(
-        select(_ITEMS.c.id).where(_ITEMS.c.message_id == message_id)
-    ).scalar_one_or_none()
+    existing = session.execute(_ITEM_OF_MESSAGE, {"message_id": message_id}).one_or_none()
     if existing is not None:
-        return int(existing)
+        return int(existing.id)
+    return _insert(session, message_id, conversation_id, item, now)
+
+
+def upsert_review_item(
+    session: Session, *, message_id: int, conversation_id: str, item: NewReviewItem, now: datetime
+) -> int:
+    """Put a message in the inbox with ``item``'s reasons, once, in the caller's transaction:
+    a message already there gains the reasons it lacks, and ``item``'s suggestion when it has
+    one (an agent's correct intent says more than the assistant's guess). Returns its id."""
+    row = session.execute(_ITEM_OF_MESSAGE, {"message_id": message_id}).one_or_none()
+    if row is None:
+        return _insert(session, message_id, conversation_id, item, now)
+    reasons = list(row.reasons)
+    reasons.extend(reason for reason in item.reasons if reason not in reasons)
+    changes: dict[str, Any] = {"reasons": copy.deepcopy(reasons)}
+    if item.suggestion is not None:
+        changes["suggestion"] = item.suggestion
+    session.execute(update(_ITEMS).where(_ITEMS.c.id == row.id).values(**changes))
+    return int(row.id)
+
+
+_ITEM_OF_MESSAGE = select(_ITEMS.c.id, _ITEMS.c.reasons).where(
+    _ITEMS.c.message_id == bindparam("message_id")
+)
+
+
+def _insert(
+    session: Session, message_id: int, conversation_id: str, item: NewReviewItem, now: datetime
+) -> int:
     values = {
         "message_id": message_id,
         "conversation_id": conversation_id,
@@ -98,30 +125,9 @@ def insert_review_item(
     return int(session.execute(insert(_ITEMS).values(**values).returning(_ITEMS.c.id)).scalar_one())
 
 
-def upsert_review_item(
-    session: Session, *, message_id: int, conversation_id: str, item: NewReviewItem, now: datetime
-) -> int:
-    """Put a message in the inbox with ``item``'s reasons, once, in the caller's transaction:
-    a message already there gains the reasons it lacks, and ``item``'s suggestion when it has
-    one (an agent's correct intent says more than the assistant's guess). Returns its id."""
-    row = session.execute(
-        select(_ITEMS.c.id, _ITEMS.c.reasons).where(_ITEMS.c.message_id == message_id)
-    ).one_or_none()
-    if row is None:
-        return insert_review_item(
-            session, message_id=message_id, conversation_id=conversation_id, item=item, now=now
-        )
-    reasons = list(row.reasons)
-    reasons.extend(reason for reason in item.reasons if reason not in reasons)
-    changes: dict[str, Any] = {"reasons": copy.deepcopy(reasons)}
-    if item.suggestion is not None:
-        changes["suggestion"] = item.suggestion
-    session.execute(update(_ITEMS).where(_ITEMS.c.id == row.id).values(**changes))
-    return int(row.id)
-
-
 class ReviewStore:
-    """Reads the trainers' inbox (thread-safe, synchronous, like the other stores)."""
+    """The trainers' inbox: its groups, and the trainers' decisions on them (thread-safe,
+    synchronous, like the other stores)."""
 
     def __init__(self, engine: Engine) -> None:
         self._read = session_factory(engine)
