@@ -48,6 +48,7 @@ from handoff.gateway.transcript import (
     brief_entries,
     escalating_message,
     past_turns,
+    ranking_document,
     review_turn,
     to_frame,
     turn_payload,
@@ -427,14 +428,13 @@ class ConversationService:
         decision = decide(signals, history, tier, self._policy, now)
         intent = None if rasa_turn is None else rasa_turn.intent
         confidence = None if rasa_turn is None else rasa_turn.confidence
-        ranking = [] if rasa_turn is None else rasa_turn.intent_ranking
-        ranked = [(entry.name, entry.confidence) for entry in ranking]
+        ranking = () if rasa_turn is None else assistant_ranking(rasa_turn)
         model_id = None if rasa_turn is None else rasa_turn.model_id
         readings = turn_payload(
-            reading, intent, confidence, decision, bot_error, ranked, model_id=model_id
+            reading, intent, confidence, decision, bot_error, ranking, model_id=model_id
         )
         replies = turn_replies(message, rasa_turn, bot_error)
-        review = self._review_item(message, conversation, rasa_turn, decision.escalate)
+        review = self._review_item(message, conversation, rasa_turn, ranking, decision.escalate)
         if not decision.escalate:
             # The common turn: readings, "done", the replies and any inbox entry in one
             # transaction.
@@ -466,15 +466,13 @@ class ConversationService:
         message: MessageRecord,
         conversation: ConversationRecord,
         rasa_turn: RasaTurn | None,
+        ranking: tuple[inbox.RankedIntent, ...],
         escalated: bool,
     ) -> NewReviewItem | None:
         # The trainers' inbox: what the assistant made of the message, if it needs a look.
         # A turn without an answer (Rasa failed) has nothing the assistant misunderstood.
         if rasa_turn is None:
             return None
-        ranking = tuple(
-            inbox.RankedIntent(entry.name, entry.confidence) for entry in rasa_turn.intent_ranking
-        )
         turn = inbox.ReviewTurn(rasa_turn.intent, rasa_turn.confidence, ranking, escalated)
         names = [conversation.customer_name] if conversation.customer_name else []
         entry = self._inbox.entry(message.text, turn, names=names)
@@ -759,6 +757,11 @@ def rasa_signal(
     )
 
 
+def assistant_ranking(rasa_turn: RasaTurn) -> tuple[inbox.RankedIntent, ...]:
+    """Rasa's intent ranking as the inbox reads rankings."""
+    return tuple(inbox.RankedIntent(e.name, e.confidence) for e in rasa_turn.intent_ranking)
+
+
 def new_review_item(entry: inbox.InboxEntry) -> NewReviewItem:
     """The store's row of an inbox entry: reasons and ranking as JSON documents."""
     reasons = [
@@ -766,13 +769,12 @@ def new_review_item(entry: inbox.InboxEntry) -> NewReviewItem:
          "detail": reason.detail}
         for reason in entry.verdict.reasons
     ]  # fmt: skip
-    ranking = [{"name": ranked.name, "confidence": ranked.confidence} for ranked in entry.ranking]
     return NewReviewItem(
         text=entry.text,
         occurrence_key=entry.occurrence_key,
         intent=entry.intent,
         confidence=entry.confidence,
-        ranking=ranking,
+        ranking=ranking_document(entry.ranking),
         reasons=reasons,
         suggestion=entry.verdict.suggestion,
     )

@@ -17,7 +17,7 @@ from handoff.gateway.protocol import TranscriptFrame
 from handoff.sentiment.reading import SentimentReading
 from handoff.store.repository import MessageRecord
 from handoff.store.states import Sender
-from handoff.trainer.inbox import RankedIntent, ReviewTurn
+from handoff.trainer.inbox import RankedIntent, ReviewTurn, top_intents
 
 PROCESSED = "processed"
 """Payload flag of a customer message whose turn has run to the end."""
@@ -92,29 +92,23 @@ def reading_from_payload(payload: Mapping[str, Any]) -> SentimentReading | None:
     )
 
 
-RANKING_KEPT = 3
-"""How many of the assistant's ranked intents a turn keeps: the trainers' inbox shows the top
-three and calls a turn ambiguous when the first two are close."""
-
-
 def turn_payload(
     reading: SentimentReading | None,
     intent: str | None,
     confidence: float | None,
     decision: EscalationDecision,
     bot_error: str | None,
-    ranking: Sequence[tuple[str, float]] = (),
+    ranking: Sequence[RankedIntent] = (),
     model_id: str | None = None,
 ) -> dict[str, Any]:
     """What a customer message keeps once its turn has run: the readings, the top of the
-    assistant's intent ranking (``(name, confidence)``, best first), the Rasa model that
-    understood it, and the verdict."""
-    best = sorted(ranking, key=lambda entry: entry[1], reverse=True)[:RANKING_KEPT]
+    assistant's intent ranking (:func:`~handoff.trainer.inbox.top_intents`, which the trainers'
+    inbox reads back), the Rasa model that understood it, and the verdict."""
     return {
         "sentiment": None if reading is None else reading.to_json_dict(),
         "intent": intent,
         "confidence": confidence,
-        "intent_ranking": [{"name": name, "confidence": value} for name, value in best],
+        "intent_ranking": ranking_document(top_intents(ranking)),
         "model_id": model_id,
         "bot_error": bot_error,
         "escalation": {
@@ -123,6 +117,11 @@ def turn_payload(
             "reasons": [hit.code for hit in decision.reasons],
         },
     }
+
+
+def ranking_document(ranking: Iterable[RankedIntent]) -> list[dict[str, Any]]:
+    """A ranking as stored (a turn's payload, an inbox item); :func:`review_turn` reads it."""
+    return [{"name": ranked.name, "confidence": ranked.confidence} for ranked in ranking]
 
 
 def review_turn(message: MessageRecord, *, escalated: bool) -> ReviewTurn:
