@@ -14,7 +14,7 @@ the training data and :func:`write_update` writes the plan.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,21 +124,22 @@ def known_examples(nlu_dir: Path) -> dict[str, KnownExample]:
     ``ValueError`` naming the file when one is not Rasa NLU YAML.
     """
     known: dict[str, KnownExample] = {}
-    for path in sorted(nlu_dir.rglob("*.yml")):
-        source = path.relative_to(nlu_dir).as_posix()
-        for intent, text in _file_examples(path):
-            key = occurrence_key(_ANNOTATION.sub(r"\1", text))
-            known.setdefault(key, KnownExample(intent, source))
+    for source, intent, text in _examples_under(nlu_dir):
+        known.setdefault(occurrence_key(text), KnownExample(intent, source))
     return known
 
 
 def training_examples(nlu_dir: Path) -> list[tuple[str, str]]:
     """Every ``(intent, text)`` example under ``nlu_dir``, annotations read as their text."""
-    return [
-        (intent, _ANNOTATION.sub(r"\1", text))
-        for path in sorted(nlu_dir.rglob("*.yml"))
-        for intent, text in _file_examples(path)
-    ]
+    return [(intent, text) for _, intent, text in _examples_under(nlu_dir)]
+
+
+def _examples_under(nlu_dir: Path) -> Iterator[tuple[str, str, str]]:
+    # (file relative to nlu_dir, intent, plain text) of every example, files in sorted order.
+    for path in sorted(nlu_dir.rglob("*.yml")):
+        source = path.relative_to(nlu_dir).as_posix()
+        for intent, text in _file_examples(path):
+            yield source, intent, _ANNOTATION.sub(r"\1", text)
 
 
 def read_reviewed(nlu_dir: Path) -> dict[str, list[str]]:
